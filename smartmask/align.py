@@ -1,0 +1,251 @@
+"""Undo a global shift, scale and small rotation of the edited image.
+
+Flux Kontext, Qwen-Image-Edit and friends often return the frame moved or scaled by a few
+pixels. Left alone, every edge in the picture shows up as "changed" and the edit lands a few
+pixels off in the composite. We match SIFT features between reduced copies and fit a similarity
+transform with RANSAC: the features on the edited region disagree with the global motion and
+are rejected as outliers, so the edit itself cannot pull the estimate. The fit is then refined
+with ECC on the pixels that did not change, for sub-pixel accuracy.
+
+Feature matching is inherently CPU work (OpenCV), done on small uint8 copies; the warp itself runs
+on the tensors' device with ``grid_sample``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Below this displacement (pixels, anywhere in the frame) the images count as aligned and the
+# edited image is left untouched: resampling would only soften it.
+MIN_MOTION_PX = 0.25
+# Work copies for matching: long side in pixels.
+MATCH_LONG_SIDE = 1024
+
+
+@dataclass
+class Motion:
+    """Similarity transform mapping original pixel coordinates to edited pixel coordinates."""
+    matrix: np.ndarray  # 2x3, float64
+    inliers: int
+    max_shift_px: float
+
+    @property
+    def is_identity(self) -> bool:
+        return self.max_shift_px < MIN_MOTION_PX
+
+    def describe(self) -> str:
+        if self.is_identity:
+            return "no global motion"
+        a, b, tx = self.matrix[0]
+        scale = float(np.hypot(a, self.matrix[1, 0]))
+        angle = float(np.degrees(np.arctan2(self.matrix[1, 0], a)))
+        return f"aligned: shift ({tx:+.1f}, {self.matrix[1, 2]:+.1f}) px, scale {scale:.4f}, rotation {angle:+.2f} deg"
+
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def _gray_u8(img: np.ndarray) -> np.ndarray:
+    g = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(g * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _rescale_matrix(m: np.ndarray, s: float) -> np.ndarray:
+    """Express a transform estimated on a copy scaled by ``s`` in full-size pixel coordinates
+    (pixel centres: full = (small + 0.5) / s - 0.5)."""
+    to_small = np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1]])
+    to_full = np.linalg.inv(to_small)
+    m3 = np.vstack([m, [0, 0, 1]])
+    return (to_full @ m3 @ to_small)[:2]
+
+
+def _max_shift(m: np.ndarray, h: int, w: int) -> float:
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=np.float64)
+    moved = corners @ m.T
+    return float(np.abs(moved - corners[:, :2]).max())
+
+
+_sift = None
+
+
+def _features(gray: np.ndarray):
+    global _sift
+    if _sift is None:
+        _sift = cv2.SIFT_create(nfeatures=3000)
+    return _sift.detectAndCompute(gray, None)
+
+
+def estimate_motion(original: np.ndarray, edited: np.ndarray) -> Motion:
+    """Estimate the similarity transform between two ``[H, W, 3]`` float arrays (0..1) of one size.
+
+    SIFT + RANSAC gives a robust starting point (identity when too few features agree), a dense
+    robust refinement makes it sub-pixel, and the result is kept only when it clearly lowers the
+    residual against the original: no warp is safer than a wrong one.
+    """
+    h, w = original.shape[:2]
+    s = min(1.0, MATCH_LONG_SIDE / max(h, w))
+    size = (max(2, round(w * s)), max(2, round(h * s)))
+    go = _gray_u8(cv2.resize(original, size, interpolation=cv2.INTER_AREA) if s < 1 else original)
+    ge = _gray_u8(cv2.resize(edited, size, interpolation=cv2.INTER_AREA) if s < 1 else edited)
+    none = Motion(IDENTITY.copy(), 0, 0.0)
+    if min(go.shape) < 24:
+        return none
+    m_sift, inliers = _match_features(go, ge)
+    half = (max(2, go.shape[1] // 2), max(2, go.shape[0] // 2))
+    go_h = cv2.resize(go, half, interpolation=cv2.INTER_AREA)
+    ge_h = cv2.resize(ge, half, interpolation=cv2.INTER_AREA)
+    # candidates: the feature estimate as is, and dense refinements (half size first for a larger
+    # capture range, then the matching copy) started from it and from the identity; the lowest
+    # robust residual wins, and it must beat "no motion" clearly
+    m, r0, best = refine_dense(go, ge, m_sift, iterations=0)
+    m = m_sift if best < r0 else IDENTITY
+    best = min(best, r0)
+    for start in (m_sift, IDENTITY):
+        mh, _, _ = refine_dense(go_h, ge_h, _rescale_matrix(start, 2.0))
+        cand, _, r1 = refine_dense(go, ge, _rescale_matrix(mh, 0.5))
+        if r1 < best:
+            m, best = cand, r1
+        if start is IDENTITY or np.abs(m_sift - IDENTITY).max() == 0:
+            break
+    full = _rescale_matrix(m, s)
+    shift = _max_shift(full, h, w)
+    if best > 0.97 * r0 or shift < MIN_MOTION_PX:
+        return Motion(IDENTITY.copy(), inliers, 0.0)
+    return Motion(full, inliers, shift)
+
+
+def _match_features(go: np.ndarray, ge: np.ndarray) -> tuple[np.ndarray, int]:
+    """SIFT matches + RANSAC similarity; the identity when the features do not agree."""
+    ko, do = _features(go)
+    ke, de = _features(ge)
+    if do is None or de is None or len(ko) < 8 or len(ke) < 8:
+        return IDENTITY.copy(), 0
+    matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(do, de, k=2)
+    good = [m[0] for m in matches if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
+    if len(good) < 12:
+        return IDENTITY.copy(), 0
+    src = np.float32([ko[m.queryIdx].pt for m in good])
+    dst = np.float32([ke[m.trainIdx].pt for m in good])
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5,
+                                         maxIters=4000, confidence=0.999, refineIters=20)
+    if m is None or inl is None or int(inl.sum()) < 20:
+        return IDENTITY.copy(), 0
+    return m.astype(np.float64), int(inl.sum())
+
+
+def _photometric_residual(t: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Residual of ``i`` against ``t`` after removing the global exposure offset.
+
+    The offset is the *mode* of the difference, not its mean or median: unchanged pixels pile up
+    sharply at the true offset while an edit spreads its differences widely, so the mode stays
+    right even when the edit covers most of the frame.
+    """
+    d = i - t
+    hist, edges = np.histogram(d, bins=256, range=(-128.0, 128.0))
+    hist = np.convolve(hist, np.ones(5) / 5.0, mode="same")
+    peak = 0.5 * (edges[int(np.argmax(hist))] + edges[int(np.argmax(hist)) + 1])
+    near = np.abs(d - peak) < 6.0
+    return d - (float(d[near].mean()) if near.any() else peak)
+
+
+def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float, float]:
+    """Robust Gauss-Newton (Lucas-Kanade) refinement of a similarity transform on grayscale copies.
+
+    Every pixel votes, weighted by a Tukey function of its residual, so textured background gives
+    sub-pixel precision while the edited region (large residuals) gets weight zero. Returns the
+    matrix and the robust residual scale before and after, which tells whether warping helps.
+    """
+    t = cv2.GaussianBlur(go.astype(np.float32), (0, 0), 1.0)
+    img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), 1.0)
+    h, w = t.shape
+    margin = max(4, int(0.02 * max(h, w)))
+    ys, xs = np.mgrid[margin:h - margin:2, margin:w - margin:2].astype(np.float32)
+    grid = ys.shape
+    tv = t[ys.astype(int), xs.astype(int)].ravel()
+    # centred, unit-scale coordinates keep the four parameters equally conditioned
+    cx, cy, half = (w - 1) / 2.0, (h - 1) / 2.0, max(h, w) / 2.0
+    us, vs = (xs.ravel() - cx) / half, (ys.ravel() - cy) / half
+    # p = (a, b, tx, ty) in centred coordinates: E - c = [[a, -b], [b, a]] (O - c) + t
+    c3 = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])  # pixel -> centred
+    mc = c3 @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(c3)
+    p = np.array([mc[0, 0], mc[1, 0], mc[0, 2], mc[1, 2]], np.float64)
+
+    def sample(a, wx, wy):
+        return cv2.remap(a, wx.reshape(grid), wy.reshape(grid), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).ravel()
+
+    def residual(p):
+        wx = (p[0] * us - p[1] * vs) * half + p[2] + cx
+        wy = (p[1] * us + p[0] * vs) * half + p[3] + cy
+        wx, wy = wx.astype(np.float32), wy.astype(np.float32)
+        return sample(img, wx, wy), wx, wy
+
+    def scale_of(r):
+        # noise scale from the 25th percentile of |r| (half-normal: q25 = 0.319 sigma), so that an
+        # edit covering even most of the frame cannot inflate it
+        return float(np.percentile(np.abs(r), 25)) / 0.319 + 1e-3
+
+    iv, _, _ = residual(np.array([1.0, 0.0, 0.0, 0.0]))
+    r0 = scale_of(_photometric_residual(tv, iv))
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    weights = np.ones_like(tv)
+    for _ in range(iterations):
+        iv, wx, wy = residual(p)
+        r = _photometric_residual(tv, iv)
+        c = 4.685 * scale_of(r)
+        weights = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0).astype(np.float32)
+        ix, iy = sample(gx, wx, wy), sample(gy, wx, wy)
+        jac = np.stack([(ix * us + iy * vs) * half, (-ix * vs + iy * us) * half, ix, iy], -1).astype(np.float64)
+        jw = jac * weights[:, None]
+        hess = jw.T @ jac
+        hess += 1e-3 * np.diag(np.diag(hess)) + 1e-9 * np.eye(4)
+        dp = -np.linalg.solve(hess, jw.T @ r)
+        # a Gauss-Newton step is only trusted within about a pixel of displacement
+        move = max(abs(dp[0]) * half + abs(dp[2]), abs(dp[1]) * half + abs(dp[3]))
+        if move > 1.0:
+            dp /= move
+        p += dp
+        if move < 1e-3:
+            break
+    iv, _, _ = residual(p)
+    r1 = scale_of(_photometric_residual(tv, iv))
+    mc = np.array([[p[0], -p[1], p[2]], [p[1], p[0], p[3]], [0, 0, 1]])
+    m = (np.linalg.inv(c3) @ mc @ c3)[:2]
+    return m, r0, r1
+
+
+def warp_to_original(edited: torch.Tensor, original: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """Resample ``edited`` ``[H, W, 3]`` into the original's frame (bicubic, on the tensor's device).
+
+    Output pixel p takes edited(matrix @ p). Pixels whose source lies outside the edited frame are
+    taken from the original, so a border strip never shows up as a change.
+    """
+    h, w = original.shape[:2]
+    dev = edited.device
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
+                            torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")
+    m = torch.as_tensor(matrix, dtype=torch.float32, device=dev)
+    sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    eh, ew = edited.shape[:2]
+    grid = torch.stack([(2 * sx + 1) / ew - 1, (2 * sy + 1) / eh - 1], dim=-1).unsqueeze(0)
+    src = edited.permute(2, 0, 1).unsqueeze(0)
+    out = F.grid_sample(src, grid, mode="bicubic", padding_mode="border", align_corners=False)[0].permute(1, 2, 0)
+    inside = ((sx >= -0.5) & (sx <= ew - 0.5) & (sy >= -0.5) & (sy <= eh - 0.5)).unsqueeze(-1)
+    return torch.where(inside, out.clamp(0, 1), original)
+
+
+def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, list[Motion]]:
+    """Align every frame of ``edited`` ``[B, H, W, 3]`` to the matching ``original`` frame."""
+    frames, motions = [], []
+    for i in range(edited.shape[0]):
+        o = original[min(i, original.shape[0] - 1)]
+        e = edited[i]
+        mo = estimate_motion(o.detach().float().cpu().numpy(), e.detach().float().cpu().numpy())
+        motions.append(mo)
+        frames.append(e if mo.is_identity else warp_to_original(e, o, mo.matrix))
+    return torch.stack(frames), motions

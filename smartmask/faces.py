@@ -1,0 +1,214 @@
+"""Face Guard: keep faces out of an edit mask.
+
+AI editors drift faces (identity, skin tone, expression) even when asked to change something
+else, and a difference mask then happily takes the drifted face from the edited image. Face Guard
+detects faces on the original image and subtracts a soft face-shaped region from the mask.
+
+The region is an ellipse built from the five landmarks (eyes, nose, mouth corners), not the
+detector's box: a box cuts a hard rectangle through hair and neck, and boxes differ between
+detectors by tens of pixels, while landmark geometry gives the face's true centre, size and roll.
+The ellipse is sized to reach from the forehead to the chin and roughly ear to ear but to stop at
+the jaw, so an edit of the neckline or collar can still come right up to the face.
+
+Detection itself lives in ``face_detect`` (OpenCV, CPU); the mask math here is torch on whatever
+device the inputs are on.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .face_detect import (DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
+                          load_detector, offline)
+from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+
+__all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
+           "face_ellipse", "face_mask", "guard_faces", "DEFAULT_PADDING", "DEFAULT_SOFTNESS"]
+
+DEFAULT_PADDING = 0.1
+DEFAULT_SOFTNESS = 0.12
+
+# Face proportions in units of the eye-mouth distance D (about 70 mm on an adult; pupil distance is
+# about 0.9 D). Vertically the region runs from the hairline (~1.05 D above the eye line) to the chin
+# (~1.6 D below it). Horizontally, relative to the eye midpoint, each ear sits ~1.0 D to the side and
+# ~1.2 D behind the eyes; the nose tip is ~0.4 D in front of the eye-mouth plane.
+_ABOVE_EYES = 1.05
+_BELOW_EYES = 1.6
+_EAR_SIDE = 1.05
+_EAR_BACK = 1.2
+_NOSE_DEPTH = 0.4
+_MARGIN = 0.2           # ears, hair at the temples, jitter of the landmarks
+_EYE_PER_D = 1.08       # eye distance / eye-mouth distance measured on frontal faces (both detectors)
+
+
+def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
+    """(cx, cy, a, b, theta): centre, half-width, half-height and roll (radians) of the face region.
+
+    From landmarks: the roll comes from the eye line (from the eye-mouth line when the eyes
+    nearly coincide, as in a profile), the height from the eye-mouth distance, which a head turn
+    does not shorten. The head's yaw is read from how far the nose tip sits to the side of the
+    eye-mouth midline and from how much the eye distance shrank; a turned face then extends
+    further on the ear side than on the nose side, so the ellipse covers the cheek and ear rather
+    than empty background in front of the nose. Without landmarks, or with landmarks that make no
+    sense for the box, the ellipse inscribed in the box is used.
+    """
+    x0, y0, x1, y1 = face.box
+    bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    box_ellipse = ((x0 + x1) / 2, (y0 + y1) / 2, bw / 2, bh / 2, 0.0)
+    if not face.landmarks or len(face.landmarks) < 5:
+        return box_ellipse
+    p = np.asarray(face.landmarks, np.float64)
+    if not np.isfinite(p).all():
+        return box_ellipse
+    eye_r, eye_l, nose, mouth_r, mouth_l = p
+    eyes = (eye_r + eye_l) / 2
+    mouth = (mouth_r + mouth_l) / 2
+    em = mouth - eyes
+    d_em = float(np.linalg.norm(em))
+    d_eye = float(np.linalg.norm(eye_l - eye_r))
+    if d_em < 1e-3:
+        return box_ellipse
+    u_em = np.array([-em[1], em[0]]) / d_em              # perpendicular to eyes->mouth
+    u_eye = (eye_l - eye_r) / max(d_eye, 1e-9)
+    w = min(max((d_eye / d_em - 0.3) / 0.4, 0.0), 1.0)   # trust the eye line unless the eyes coincide
+    u = w * u_eye + (1 - w) * u_em
+    if np.linalg.norm(u) < 1e-6 or np.dot(u, u_em) < 0:  # eye line upside down relative to the mouth
+        return box_ellipse
+    u = u / np.linalg.norm(u)                            # along the eyes, image-left to image-right
+    v = np.array([-u[1], u[0]])                          # towards the chin
+    d_mouth = float(np.dot(em, v))
+    if d_mouth <= 0:
+        return box_ellipse
+    d = max(d_mouth, 0.9 * d_eye / _EYE_PER_D)           # looking down shortens eye-mouth, not eye distance
+    if d < 0.05 * max(bw, bh) or d > 2 * max(bw, bh):
+        return box_ellipse
+
+    # Yaw: the nose offset gives direction and amount; at strong turns detectors squeeze the
+    # landmarks, so the shrunken eye distance may raise the amount (never the direction).
+    nose_off = float(np.dot(nose - (eyes + mouth) / 2, u))
+    sin_nose = min(max(nose_off / (_NOSE_DEPTH * d), -1.0), 1.0)
+    yaw = math.asin(abs(sin_nose))
+    if abs(sin_nose) > 0.3:
+        yaw = max(yaw, math.acos(min(d_eye / (_EYE_PER_D * d), 1.0)))
+    sy, cy_ = math.sin(yaw), math.cos(yaw)
+    back = _EAR_SIDE * cy_ + _EAR_BACK * sy + _MARGIN
+    front = max(_EAR_SIDE * cy_ - _EAR_BACK * sy + _MARGIN, abs(nose_off) / d + _MARGIN)
+    ext_plus, ext_minus = (front, back) if sin_nose >= 0 else (back, front)  # extents along +u / -u
+    a = (ext_plus + ext_minus) / 2 * d
+    b = (_ABOVE_EYES + _BELOW_EYES) / 2 * d
+    centre = eyes + u * ((ext_plus - ext_minus) / 2 * d) + v * ((_BELOW_EYES - _ABOVE_EYES) / 2 * d)
+    theta = math.atan2(u[1], u[0])
+    return float(centre[0]), float(centre[1]), float(a), float(b), theta
+
+
+def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = DEFAULT_PADDING,
+              softness: float = DEFAULT_SOFTNESS, device: torch.device | str | None = None) -> torch.Tensor:
+    """Soft face mask ``[height, width]`` in 0..1: 1 inside each padded face ellipse, smooth falloff outside.
+
+    ``padding`` grows both semi-axes by that fraction of the face's size (the mean of the ellipse's
+    two diameters); ``softness`` is the width of the falloff outside the padded ellipse, as a
+    fraction of the same size. The falloff lies entirely outside so the face itself is always fully
+    protected. Each face is evaluated only inside its own bounding rectangle, so many small faces
+    in a large frame cost little.
+    """
+    out = torch.zeros((height, width), dtype=torch.float32, device=device)
+    padding = max(float(padding), 0.0)
+    softness = max(float(softness), 0.0)
+    for face in faces:
+        cx, cy, a, b, th = face_ellipse(face)
+        size = a + b                                     # mean diameter
+        a, b = a + padding * size, b + padding * size
+        soft = softness * size
+        c, s = math.cos(th), math.sin(th)
+        # Axis-aligned extent of the rotated ellipse plus the falloff ring.
+        ex = math.sqrt((a * c) ** 2 + (b * s) ** 2) + soft + 1
+        ey = math.sqrt((a * s) ** 2 + (b * c) ** 2) + soft + 1
+        xa, xb = max(int(math.floor(cx - ex)), 0), min(int(math.ceil(cx + ex)) + 1, width)
+        ya, yb = max(int(math.floor(cy - ey)), 0), min(int(math.ceil(cy + ey)) + 1, height)
+        if xa >= xb or ya >= yb:
+            continue
+        xs = torch.arange(xa, xb, dtype=torch.float32, device=device) - cx
+        ys = torch.arange(ya, yb, dtype=torch.float32, device=device) - cy
+        dx, dy = xs[None, :], ys[:, None]
+        pu = dx * c + dy * s                             # along the eye line
+        pv = -dx * s + dy * c                            # towards the chin
+        r = torch.sqrt((pu / a) ** 2 + (pv / b) ** 2)
+        # Distance outside the ellipse, first order: (r - 1) / |grad r|; exact on the axes, close elsewhere.
+        grad = torch.sqrt((pu / a ** 2) ** 2 + (pv / b ** 2) ** 2) / r.clamp_min(1e-6)
+        dist = (r - 1) / grad.clamp_min(1e-9)
+        if soft > 0:
+            t = (dist / soft).clamp(0, 1)
+            m = 1 - t * t * (3 - 2 * t)                  # smoothstep: no visible seam at either end
+        else:
+            m = (dist <= 0).float()
+        m = torch.where(r <= 1, torch.ones_like(m), m)
+        region = out[ya:yb, xa:xb]
+        torch.maximum(region, m, out=region)
+    return out
+
+
+def _frame_uint8(frame: torch.Tensor) -> np.ndarray:
+    """``[H, W, 3]`` float 0..1 on any device -> uint8 numpy on the CPU (quantise first: 4x less to copy)."""
+    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
+                detector: str | LoadedDetector = "auto", model_dirs: Sequence[str | os.PathLike] = (),
+                padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS,
+                progress: Callable[[int, int], None] | None = None):
+    """Remove faces (and an optional protect mask) from an edit mask.
+
+    ``image`` ``[B, H, W, 3]`` is the ORIGINAL image (faces are found where they were before the
+    edit); ``mask`` and ``protect`` are ``[B, H, W]``; a batch of 1 broadcasts against N, and masks of
+    another size are resized when the aspect ratio agrees. Returns ``(guarded, faces, info)``:
+    ``guarded = mask * (1 - max(faces, protect))``, the soft faces mask, and
+    ``info = {"detector", "message", "faces_per_frame"}``. ``progress(done, total)`` is called after
+    each frame's detection. ``detector`` is a name from ``DETECTORS`` or an already loaded detector.
+    """
+    image = as_image(image, "image")
+    mask = as_mask(mask, "mask")
+    protect = as_mask(protect, "protect") if protect is not None else None
+    n = batch_size(image, mask, protect)
+    h, w = image.shape[1:3]
+    device = image.device
+    mask = match_mask(mask.to(device), h, w, "mask")
+    if protect is not None:
+        protect = match_mask(protect.to(device), h, w, "protect")
+
+    det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
+    frames = image.shape[0]
+    faces = torch.zeros((frames, h, w), dtype=torch.float32, device=device)
+    counts: list[int] = []
+    prev_u8: np.ndarray | None = None
+    prev_faces: list[Face] = []
+    if det.name != "none":
+        for i in range(frames):
+            # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
+            # copy of each frame, while the mask math below stays on the input's device.
+            u8 = _frame_uint8(image[i])
+            if prev_u8 is not None and np.array_equal(u8, prev_u8):
+                found = prev_faces                       # still frame in a video: same faces, same mask
+                faces[i] = faces[i - 1]
+            else:
+                found = det.detect(u8)
+                faces[i] = face_mask(found, h, w, padding, softness, device)
+            prev_u8, prev_faces = u8, found
+            counts.append(len(found))
+            if progress is not None:
+                progress(i + 1, frames)
+    else:
+        counts = [0] * frames
+        if progress is not None:
+            progress(frames, frames)
+
+    faces_n = expand_batch(faces, n)
+    shield = faces_n if protect is None else torch.maximum(faces_n, expand_batch(protect, n))
+    guarded = expand_batch(mask, n) * (1 - shield)
+    if frames == 1 and n > 1:
+        counts = counts * n
+    info = {"detector": det.name, "message": det.message, "faces_per_frame": counts}
+    return guarded.contiguous(), faces_n.contiguous(), info

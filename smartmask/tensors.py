@@ -1,0 +1,145 @@
+"""Input validation and shape plumbing shared by every stage.
+
+ComfyUI hands nodes whatever the upstream node produced: RGBA from a PNG with alpha, a single
+grayscale channel, a frame without a batch axis, NaN from a diverged VAE decode, an edited image
+whose size an editor rounded to a multiple of 16. These helpers turn all of that into one
+canonical form, or raise ``SmartMaskError`` with a message that tells the user what to change,
+so no stage ever computes a silently wrong image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class SmartMaskError(ValueError):
+    """Bad input that the user can fix; the message says how."""
+
+
+def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Return ``t`` as float32 ``[B, H, W, 3]``.
+
+    Accepts ``[H, W, C]`` or ``[B, H, W, C]`` with C = 1 (grayscale, repeated to RGB),
+    3 (RGB) or 4 (RGBA: the alpha channel is dropped, as ComfyUI's own LoadImage does).
+    """
+    if not isinstance(t, torch.Tensor):
+        raise SmartMaskError(f"{name}: expected an IMAGE tensor, got {type(t).__name__}")
+    if t.ndim == 3:
+        t = t.unsqueeze(0)
+    if t.ndim != 4:
+        raise SmartMaskError(f"{name}: expected an IMAGE of shape [batch, height, width, channels], got {list(t.shape)}")
+    c = t.shape[-1]
+    if c == 4:
+        t = t[..., :3]
+    elif c == 1:
+        t = t.expand(-1, -1, -1, 3)
+    elif c != 3:
+        raise SmartMaskError(f"{name}: expected 1, 3 or 4 channels, got {c} (shape {list(t.shape)}); "
+                             "is this a MASK or a LATENT connected to an IMAGE input?")
+    if t.shape[1] < 2 or t.shape[2] < 2:
+        raise SmartMaskError(f"{name}: image is {t.shape[2]}x{t.shape[1]} pixels; at least 2x2 is needed")
+    t = t.float()
+    check_finite(t, name)
+    return t.clamp(0.0, 1.0)
+
+
+def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """Return ``t`` as float32 ``[B, H, W]`` in 0..1 (accepts ``[H, W]`` and ``[B, 1, H, W]``)."""
+    if not isinstance(t, torch.Tensor):
+        raise SmartMaskError(f"{name}: expected a MASK tensor, got {type(t).__name__}")
+    if t.ndim == 2:
+        t = t.unsqueeze(0)
+    elif t.ndim == 4 and t.shape[1] == 1:
+        t = t[:, 0]
+    elif t.ndim == 4 and t.shape[-1] in (1, 3, 4):
+        raise SmartMaskError(f"{name}: got an IMAGE {list(t.shape)} where a MASK is expected; "
+                             "use ComfyUI's 'Convert Image to Mask' node first")
+    if t.ndim != 3:
+        raise SmartMaskError(f"{name}: expected a MASK of shape [batch, height, width], got {list(t.shape)}")
+    t = t.float()
+    check_finite(t, name)
+    return t.clamp(0.0, 1.0)
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """NaN or inf would propagate into every blur and composite; stop with a clear message instead."""
+    if not torch.isfinite(t).all():
+        bad = int((~torch.isfinite(t)).sum())
+        raise SmartMaskError(f"{name}: contains {bad} NaN or infinite values (often a VAE decode in fp16 that "
+                             "overflowed); decode again, e.g. with --fp32-vae, before Smart Mask")
+
+
+def batch_size(*tensors: torch.Tensor | None) -> int:
+    """Common batch size: a batch of 1 broadcasts against N; any other mismatch is an error."""
+    sizes = {int(t.shape[0]) for t in tensors if t is not None}
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise SmartMaskError(f"batch sizes {sorted(sizes)} do not match: give every input the same number of "
+                             "frames, or a single frame that is used for all of them")
+    return sizes.pop() if sizes else 1
+
+
+def expand_batch(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """Broadcast a batch of 1 to ``n`` without copying memory."""
+    if t is None or t.shape[0] == n:
+        return t
+    return t.expand(n, *t.shape[1:])
+
+
+def resize_image(t: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize ``[B, H, W, C]`` with antialiasing (bicubic up, area-like antialiased bicubic down)."""
+    if t.shape[1] == height and t.shape[2] == width:
+        return t
+    x = t.permute(0, 3, 1, 2)
+    x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    return x.permute(0, 2, 3, 1).clamp(0.0, 1.0)
+
+
+def resize_mask(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize ``[B, H, W]`` bilinearly (masks are smooth, bilinear never overshoots)."""
+    if m.shape[1] == height and m.shape[2] == width:
+        return m
+    x = F.interpolate(m.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False,
+                      antialias=m.shape[1] > height)
+    return x[:, 0].clamp(0.0, 1.0)
+
+
+def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True) -> torch.Tensor:
+    """Bring ``edited`` to the original's size.
+
+    Editors round sizes to multiples of 8 or 16, or work at another resolution altogether; with
+    ``resize`` the edited image is resized to the original's size (documented behaviour), otherwise
+    a size mismatch is an error. An aspect-ratio change of more than 3 % is always an error,
+    because stretching would misalign every pixel and the mask would cover the whole frame.
+    """
+    oh, ow = original.shape[1:3]
+    eh, ew = edited.shape[1:3]
+    if (oh, ow) == (eh, ew):
+        return edited
+    msg = f"original is {ow}x{oh} but edited is {ew}x{eh}"
+    if not resize:
+        raise SmartMaskError(f"{msg}; enable resizing of the edited image or resize it first")
+    if abs((ew / eh) / (ow / oh) - 1.0) > 0.03:
+        raise SmartMaskError(f"{msg}: the aspect ratios differ, so the edited image was cropped or padded; "
+                             "crop it back to the original framing first")
+    return resize_image(edited, oh, ow)
+
+
+def match_mask(mask: torch.Tensor, height: int, width: int, name: str = "mask") -> torch.Tensor:
+    """A mask of another size is resized when the aspect ratio agrees, otherwise an error."""
+    mh, mw = mask.shape[1:3]
+    if (mh, mw) == (height, width):
+        return mask
+    if abs((mw / mh) / (width / height) - 1.0) > 0.03:
+        raise SmartMaskError(f"{name} is {mw}x{mh} but the image is {width}x{height}; "
+                             "their aspect ratios differ, so the mask cannot be matched to the image")
+    return resize_mask(mask, height, width)
+
+
+def to_nchw(img: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W, C]`` -> ``[B, C, H, W]`` (the layout torch's conv and pooling ops want)."""
+    return img.permute(0, 3, 1, 2)
+
+
+def to_nhwc(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1)
