@@ -1,0 +1,54 @@
+"""Putting the edit back into the original.
+
+``alpha_composite`` is exact: where the mask is 0 the result *is* the original (bit-identical
+after an 8-bit save), where it is 1 it *is* the edited image. ``multiband_composite`` blends
+each frequency band with a mask blurred to that band's scale (Burt & Adelson 1983), so a colour
+difference between edit and surroundings fades over a wide band while fine detail switches over
+a narrow one: no halo and no visible seam. It keeps the exactness guarantee by falling back to the
+original wherever the mask is exactly 0.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .blur import gaussian_blur
+
+
+def alpha_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``original * (1 - m) + edited * m`` for ``[B, H, W, 3]`` images and a ``[B, H, W]`` mask."""
+    m = mask.unsqueeze(-1)
+    out = original + (edited - original) * m
+    # exactness where the mask is exactly 0 or 1, whatever float rounding did
+    out = torch.where(m <= 0, original, torch.where(m >= 1, edited, out))
+    return out.clamp(0, 1)
+
+
+def _down(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(gaussian_blur(x, 1.0), 2, ceil_mode=True)
+
+
+def _up(x: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, levels: int = 5) -> torch.Tensor:
+    """Laplacian-pyramid blend of ``[B, H, W, 3]`` images under a ``[B, H, W]`` mask."""
+    o = original.permute(0, 3, 1, 2)
+    e = edited.permute(0, 3, 1, 2)
+    m = mask.unsqueeze(1)
+    levels = max(1, min(levels, int(torch.log2(torch.tensor(float(min(o.shape[-2:])))).item()) - 3))
+    go, ge, gm = [o], [e], [m]
+    for _ in range(levels):
+        go.append(_down(go[-1]))
+        ge.append(_down(ge[-1]))
+        gm.append(_down(gm[-1]))
+    out = go[-1] * (1 - gm[-1]) + ge[-1] * gm[-1]
+    for i in range(levels - 1, -1, -1):
+        size = go[i].shape[-2:]
+        lo = go[i] - _up(go[i + 1], size)
+        le = ge[i] - _up(ge[i + 1], size)
+        out = _up(out, size) + lo * (1 - gm[i]) + le * gm[i]
+    out = out.permute(0, 2, 3, 1).clamp(0, 1)
+    mk = mask.unsqueeze(-1)
+    return torch.where(mk <= 0, original, torch.where(mk >= 1, edited, out))

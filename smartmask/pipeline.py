@@ -1,0 +1,188 @@
+"""The stages chained: difference mask, face guard, feather, composite.
+
+Each stage is a function of tensors; the nodes expose them one by one and "Smart Mask (auto)"
+runs them all. Sizes that depend on the picture (clean-up radii, feather width) are fractions of
+the image diagonal, so a 400 px thumbnail and a 4K photo get the same look with no knob touched.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import regions as R
+from .align import Motion, align_batch
+from .blur import downscale
+from .composite import alpha_composite, multiband_composite
+from .difference import ANALYSIS_LONG_SIDE, difference_map
+from .feather import feather
+from .preview import heatmap
+from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, match_size, resize_mask
+from .threshold import Levels, auto_levels, hysteresis, manual_levels
+
+
+@dataclass
+class MaskOptions:
+    """Difference-mask settings; every default is automatic."""
+    threshold: float = 0.0      # delta E; 0 = estimated per image from the drift noise
+    space: str = "lab"          # "lab" (delta E) or "rgb"
+    regions: str = "all"        # "all", "largest" or "relative" (see regions.select_regions)
+    relative: float = 0.1       # for "relative": fraction of the largest region
+    min_region: float = 0.0005  # smallest region kept, as a fraction of the image area
+    fill_holes: bool = True
+    cleanup: float = 1.0        # scale of the opening/closing radii (0 = off)
+    align: bool = True
+    resize: bool = True         # resize an edited image of another size to the original's
+
+
+@dataclass
+class FeatherOptions:
+    grow: float = 0.004         # fraction of the diagonal (negative shrinks)
+    feather: float = 0.003      # gaussian sigma, fraction of the diagonal
+    close: float = 0.0          # gap closing radius, fraction of the diagonal
+    edge_aware: bool = True     # guided-filter refinement on the original image
+
+
+@dataclass
+class DiffResult:
+    mask: torch.Tensor          # [B, H, W] binary, full resolution
+    heatmap: torch.Tensor       # [B, H, W, 3]
+    aligned: torch.Tensor       # [B, H, W, 3] edited image in the original's frame
+    levels: list[Levels] = field(default_factory=list)
+    motions: list[Motion] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        for i, (lv, mo) in enumerate(zip(self.levels, self.motions)):
+            prefix = f"frame {i}: " if len(self.levels) > 1 else ""
+            parts.append(prefix + lv.describe() + "; " + mo.describe())
+        return "\n".join(parts)
+
+
+def prepare_pair(original: torch.Tensor, edited: torch.Tensor, resize: bool = True):
+    """Validate and broadcast an (original, edited) pair to one batch size and the original's size."""
+    o = as_image(original, "original")
+    e = as_image(edited, "edited")
+    n = batch_size(o, e)
+    e = match_size(o, e, resize)
+    return expand_batch(o, n), expand_batch(e, n)
+
+
+def _radius(frac: float, h: int, w: int) -> int:
+    return int(round(frac * math.hypot(h, w)))
+
+
+def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
+                    progress=None) -> DiffResult:
+    """Binary edit mask from an original and an edited image (batches of frames welcome)."""
+    opts = opts or MaskOptions()
+    o, e = prepare_pair(original, edited, opts.resize)
+    if opts.align:
+        e, motions = align_batch(o, e)
+    else:
+        motions = [Motion(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0, 0.0)] * o.shape[0]
+    masks, heats, levels = [], [], []
+    h, w = o.shape[1:3]
+    for i in range(o.shape[0]):
+        m, heat, lv = _frame_mask(o[i:i + 1], e[i:i + 1], opts)
+        masks.append(m)
+        heats.append(heat)
+        levels.append(lv)
+        if progress:
+            progress(i + 1, o.shape[0])
+    return DiffResult(torch.cat(masks), torch.cat(heats), e, levels, motions)
+
+
+def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
+    h, w = o.shape[1:3]
+    oa = downscale(o.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+    ea = downscale(e.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+    d = difference_map(oa, ea, opts.space)
+    lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
+    dn = d[0, 0].float().cpu().numpy()
+    mask = hysteresis(dn, lv)
+    ah, aw = dn.shape
+    if opts.cleanup > 0:
+        mask = R.open_close(mask, max(1, _radius(0.0015 * opts.cleanup, ah, aw)),
+                            _radius(0.006 * opts.cleanup, ah, aw))
+    if opts.fill_holes:
+        mask = R.fill_holes(mask)
+    mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
+    mt = torch.from_numpy(mask.astype(np.float32)).to(o.device)[None]
+    full = (resize_mask(mt, h, w) > 0.5).float()
+    heat = heatmap(d[:, 0], lv.high)
+    heat = F.interpolate(heat.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    return full, heat, lv
+
+
+def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None) -> torch.Tensor:
+    """Feather with sizes relative to the diagonal; ``image`` (the original) guides the edge-aware step."""
+    opts = opts or FeatherOptions()
+    m = as_mask(mask)
+    h, w = m.shape[1:3]
+    guide = None
+    if image is not None and opts.edge_aware:
+        guide = as_image(image, "image")
+        n = batch_size(guide, m)
+        guide, m = expand_batch(guide, n), expand_batch(m, n)
+        m = match_mask(m, *guide.shape[1:3])
+        h, w = guide.shape[1:3]
+    diag = math.hypot(h, w)
+    return feather(m, grow_px=int(round(opts.grow * diag)), feather_px=opts.feather * diag,
+                   close_px=int(round(opts.close * diag)), guide=guide,
+                   edge_radius=max(1, int(round(0.004 * diag))) if guide is not None else 0)
+
+
+def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
+              resize: bool = True) -> torch.Tensor:
+    """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband')."""
+    o, e = prepare_pair(original, edited, resize)
+    m = as_mask(mask)
+    n = batch_size(o, m)
+    o, e, m = expand_batch(o, n), expand_batch(e, n), expand_batch(m, n)
+    m = match_mask(m, *o.shape[1:3]).to(o.device)
+    if method == "alpha":
+        return alpha_composite(o, e, m)
+    if method == "multiband":
+        return multiband_composite(o, e, m)
+    raise ValueError(f"unknown composite method {method!r}: use 'alpha' or 'multiband'")
+
+
+@dataclass
+class AutoResult:
+    image: torch.Tensor
+    mask: torch.Tensor
+    diff: DiffResult
+    faces: torch.Tensor
+    face_info: dict
+
+    def describe(self) -> str:
+        faces = self.face_info.get("counts", [])
+        det = self.face_info.get("detector", "none")
+        return self.diff.describe() + f"\nfaces protected: {sum(faces)} ({det})"
+
+
+def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
+         feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
+         model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", progress=None) -> AutoResult:
+    """The whole default pipeline: difference -> face guard -> feather -> composite."""
+    diff = difference_mask(original, edited, mask_opts, progress)
+    o = as_image(original, "original")
+    o = expand_batch(o, diff.mask.shape[0])
+    mask = diff.mask
+    face_mask = torch.zeros_like(mask)
+    info: dict = {"counts": [0] * mask.shape[0], "detector": "off"}
+    if faces or protect is not None:
+        from .faces import guard_faces
+        mask, face_mask, info = guard_faces(o, mask, protect, detector=face_detector if faces else "none",
+                                            model_dirs=model_dirs)
+    soft = feather_mask(mask, o, feather_opts)
+    # the feather may spread back over a protected face: faces win
+    soft = soft * (1.0 - face_mask)
+    if protect is not None:
+        soft = soft * (1.0 - match_mask(expand_batch(as_mask(protect, "protect"), soft.shape[0]), *soft.shape[1:3]))
+    image = composite(o, diff.aligned, soft, method)
+    return AutoResult(image, soft, diff, face_mask, info)

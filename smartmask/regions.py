@@ -1,0 +1,63 @@
+"""Region logic on binary masks: clean-up, hole filling and which regions count as the edit.
+
+These run on the analysis-resolution mask on the CPU (OpenCV): connected components and flood
+fills are sequential algorithms, and the map is small, so the transfer costs little.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+REGION_MODES = ("all", "largest", "relative")
+
+
+def disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
+    """Opening removes specks and hair-thin bridges, closing bridges small gaps inside an edit."""
+    m = mask.astype(np.uint8)
+    if open_px > 0:
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, disk(open_px))
+    if close_px > 0:
+        pad = close_px + 1  # pad so regions touching the border close like interior ones
+        m = cv2.copyMakeBorder(m, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, disk(close_px))[pad:-pad, pad:-pad]
+    return m.astype(bool)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill every background area that does not touch the image border."""
+    m = mask.astype(np.uint8)
+    h, w = m.shape
+    framed = np.zeros((h + 2, w + 2), np.uint8)
+    framed[1:-1, 1:-1] = m
+    flood = framed.copy()
+    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
+    holes = flood[1:-1, 1:-1] == 0
+    return mask.astype(bool) | holes
+
+
+def select_regions(mask: np.ndarray, mode: str = "all", min_area: float = 0.0005,
+                   relative: float = 0.1) -> np.ndarray:
+    """Keep the regions that are the edit.
+
+    ``all``: every region of at least ``min_area`` (fraction of the image);
+    ``largest``: only the largest region; ``relative``: every region at least ``relative`` times
+    the largest (and at least ``min_area``).
+    """
+    if mode not in REGION_MODES:
+        raise ValueError(f"unknown region mode {mode!r}: use one of {', '.join(REGION_MODES)}")
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(mask.shape, bool)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    keep = areas >= min_area * mask.size
+    if mode == "largest":
+        keep = np.zeros_like(keep)
+        keep[int(np.argmax(areas))] = True
+    elif mode == "relative":
+        keep &= areas >= relative * areas.max()
+    lut = np.concatenate([[False], keep])
+    return lut[labels]

@@ -1,0 +1,62 @@
+"""Automatic thresholds and hysteresis.
+
+The threshold comes from the image itself: the noise scale of the difference map (its lower
+quarter, see ``robust_scale``) times a margin. Two levels are used: pixels above the *high*
+level are certain changes and seed regions; a region then grows through connected pixels above
+the *low* level. A garment with a faint fold inside is filled; the background, which never
+reaches the high level, is not picked up however noisy it is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .difference import robust_scale
+
+# Margins over the noise scale. A noise-only difference map has almost no pixel above 4x its
+# lower-quartile scale; the floors (delta E) stop a perfectly clean pair from calling compression
+# noise an edit.
+LOW_FACTOR, HIGH_FACTOR = 4.0, 8.0
+LOW_FLOOR, HIGH_FLOOR = 3.0, 6.0
+
+
+@dataclass
+class Levels:
+    low: float
+    high: float
+    noise: float
+
+    def describe(self) -> str:
+        return f"threshold low {self.low:.2f} / high {self.high:.2f} (noise {self.noise:.2f})"
+
+
+def auto_levels(d: torch.Tensor) -> Levels:
+    """Hysteresis levels for one difference map (any shape)."""
+    noise = robust_scale(d)
+    low = max(LOW_FACTOR * noise, LOW_FLOOR)
+    high = max(HIGH_FACTOR * noise, HIGH_FLOOR, 1.5 * low)
+    return Levels(low, high, noise)
+
+
+def manual_levels(threshold: float) -> Levels:
+    """A user's fixed threshold: regions grow down to half of it."""
+    return Levels(0.5 * threshold, threshold, 0.0)
+
+
+def hysteresis(d: np.ndarray, levels: Levels) -> np.ndarray:
+    """Pixels above ``low`` that are connected (8-neighbourhood) to a pixel above ``high``.
+
+    Connected-component labelling is inherently sequential, so this runs on the CPU (OpenCV) on
+    the analysis-resolution map, which is small.
+    """
+    weak = (d > levels.low).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    if n <= 1:
+        return np.zeros(d.shape, bool)
+    strong = np.zeros(n, bool)
+    strong[np.unique(labels[d > levels.high])] = True
+    strong[0] = False
+    return strong[labels]
