@@ -160,9 +160,9 @@ class AutoResult:
     face_info: dict
 
     def describe(self) -> str:
-        faces = self.face_info.get("counts", [])
+        faces = self.face_info.get("faces_per_frame", [])
         det = self.face_info.get("detector", "none")
-        return self.diff.describe() + f"\nfaces protected: {sum(faces)} ({det})"
+        return self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
 
 
 def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
@@ -174,7 +174,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
     o = expand_batch(o, diff.mask.shape[0])
     mask = diff.mask
     face_mask = torch.zeros_like(mask)
-    info: dict = {"counts": [0] * mask.shape[0], "detector": "off"}
+    info: dict = {"faces_per_frame": [0] * mask.shape[0], "detector": "off", "message": ""}
     if faces or protect is not None:
         from .faces import guard_faces
         mask, face_mask, info = guard_faces(o, mask, protect, detector=face_detector if faces else "none",

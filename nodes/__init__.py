@@ -1,0 +1,24 @@
+"""ComfyUI node classes. They only translate between ComfyUI and the ``smartmask`` core."""
+from .composite import SmartMaskComposite
+from .face_guard import SmartMaskFaceGuard
+from .feather import SmartMaskFeather
+from .preview import SmartMaskPreview
+from .smart_mask import SmartMaskAuto, SmartMaskDifference
+
+NODE_CLASS_MAPPINGS = {
+    "SmartMaskDifference": SmartMaskDifference,
+    "SmartMaskFaceGuard": SmartMaskFaceGuard,
+    "SmartMaskFeather": SmartMaskFeather,
+    "SmartMaskComposite": SmartMaskComposite,
+    "SmartMaskPreview": SmartMaskPreview,
+    "SmartMaskAuto": SmartMaskAuto,
+}
+
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "SmartMaskDifference": "Difference Mask (Smart Mask)",
+    "SmartMaskFaceGuard": "Face Guard (Smart Mask)",
+    "SmartMaskFeather": "Feather Mask (Smart Mask)",
+    "SmartMaskComposite": "Composite (Smart Mask)",
+    "SmartMaskPreview": "Mask Preview (Smart Mask)",
+    "SmartMaskAuto": "Smart Mask (auto)",
+}

@@ -1,0 +1,75 @@
+"""The few ComfyUI services the nodes use, in one place.
+
+ComfyUI is imported lazily and optionally, so the node modules also import (and can be checked)
+outside a running server; inside ComfyUI these give the compute device, the device outputs live
+on, the progress bar, interruption, and the models folder.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+FACE_MODELS = "facedetection"
+
+
+def compute_device() -> torch.device:
+    try:
+        import comfy.model_management as mm
+        return mm.get_torch_device()
+    except ImportError:
+        return torch.device("cpu")
+
+
+def output_device() -> torch.device:
+    try:
+        import comfy.model_management as mm
+        return mm.intermediate_device()
+    except ImportError:
+        return torch.device("cpu")
+
+
+def check_interrupted() -> None:
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return
+    mm.throw_exception_if_processing_interrupted()
+
+
+def progress(total: int):
+    """A callback ``(done, total)`` that drives ComfyUI's progress bar and honours Cancel."""
+    try:
+        from comfy.utils import ProgressBar
+        bar = ProgressBar(total)
+    except ImportError:
+        bar = None
+
+    def update(done: int, _total: int) -> None:
+        check_interrupted()
+        if bar is not None:
+            bar.update_absolute(done, total)
+    return update
+
+
+def face_model_dirs() -> list[str]:
+    """``models/facedetection`` in every models location ComfyUI knows (extra_model_paths too)."""
+    try:
+        import folder_paths
+    except ImportError:
+        return []
+    if FACE_MODELS not in folder_paths.folder_names_and_paths:
+        folder_paths.folder_names_and_paths[FACE_MODELS] = (
+            [os.path.join(folder_paths.models_dir, FACE_MODELS)], {".onnx"})
+    dirs = list(folder_paths.get_folder_paths(FACE_MODELS))
+    return dirs or [os.path.join(folder_paths.models_dir, FACE_MODELS)]
+
+
+def to_compute(*tensors):
+    dev = compute_device()
+    return [t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors]
+
+
+def to_output(*tensors):
+    dev = output_device()
+    return tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)

@@ -1,0 +1,46 @@
+"""Face Guard: remove faces (and any protect mask) from an edit mask."""
+from __future__ import annotations
+
+from ..smartmask.faces import DEFAULT_PADDING, DEFAULT_SOFTNESS, guard_faces
+from ._comfy import face_model_dirs, progress, to_compute, to_output
+
+
+class SmartMaskFaceGuard:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "The ORIGINAL image: faces are found where they were before the edit."}),
+                "mask": ("MASK", {"tooltip": "The edit mask to protect faces from (e.g. from Difference Mask)."}),
+                "detector": (["auto", "yunet", "mtcnn", "none"], {
+                    "default": "auto",
+                    "tooltip": "auto: YuNet when models/facedetection/face_detection_yunet_2023mar.onnx is present "
+                               "(fetched once on first use when online), else the built-in offline MTCNN. "
+                               "none: only the protect mask is used."}),
+                "padding": ("FLOAT", {"default": DEFAULT_PADDING, "min": 0.0, "max": 1.0, "step": 0.01,
+                                      "tooltip": "Grow each face ellipse by this fraction of the face size."}),
+                "softness": ("FLOAT", {"default": DEFAULT_SOFTNESS, "min": 0.0, "max": 1.0, "step": 0.01,
+                                       "tooltip": "Width of the soft edge of each face ellipse, as a fraction of the face size."}),
+            },
+            "optional": {
+                "protect": ("MASK", {"tooltip": "Extra areas to keep original (from the mask editor or any other node)."}),
+            },
+        }
+
+    RETURN_TYPES = ("MASK", "MASK")
+    RETURN_NAMES = ("mask", "faces")
+    OUTPUT_TOOLTIPS = ("The input mask with faces and protected areas removed.",
+                       "The soft face regions that were protected.")
+    FUNCTION = "run"
+    CATEGORY = "Smart Mask"
+    DESCRIPTION = "Keeps faces out of the edit: soft ellipses from detector landmarks, so a neckline edit can still reach the jaw."
+
+    def run(self, image, mask, detector, padding, softness, protect=None):
+        image, mask, protect = to_compute(image, mask, protect)
+        guarded, faces, info = guard_faces(image, mask, protect, detector=detector, model_dirs=face_model_dirs(),
+                                           padding=padding, softness=softness, progress=progress(image.shape[0]))
+        counts = info["faces_per_frame"]
+        text = f"faces protected: {sum(counts)} (detector: {info['detector']})"
+        if info.get("message"):
+            text += "\n" + info["message"]
+        return {"ui": {"text": [text]}, "result": to_output(guarded, faces)}

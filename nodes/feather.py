@@ -1,0 +1,61 @@
+"""Feather: grow/shrink, close gaps, edge-aware refinement and a soft edge."""
+from __future__ import annotations
+
+import math
+
+from ..smartmask.feather import feather
+from ..smartmask.pipeline import FeatherOptions, feather_mask
+from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+from ._comfy import to_compute, to_output
+
+
+class SmartMaskFeather:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "mask": ("MASK", {"tooltip": "The mask to shape."}),
+                "size_mode": (["auto", "pixels"], {
+                    "default": "auto",
+                    "tooltip": "auto: grow, feather and edge radius scale with the image diagonal (the defaults of "
+                               "Smart Mask (auto)); the pixel values below are ignored. pixels: use them as given."}),
+                "grow": ("INT", {"default": 4, "min": -512, "max": 512, "step": 1,
+                                 "tooltip": "Pixels to grow (positive) or shrink (negative) the mask (size_mode = pixels)."}),
+                "feather": ("FLOAT", {"default": 3.0, "min": 0.0, "max": 512.0, "step": 0.5,
+                                      "tooltip": "Gaussian feather radius (sigma) in pixels (size_mode = pixels)."}),
+                "close_gaps": ("INT", {"default": 0, "min": 0, "max": 512, "step": 1,
+                                       "tooltip": "Bridge gaps narrower than about twice this many pixels (size_mode = pixels)."}),
+                "edge_aware": ("BOOLEAN", {"default": True,
+                                           "tooltip": "Snap the mask edge to real edges of the guide image (guided filter). "
+                                                      "Needs the image input."}),
+            },
+            "optional": {
+                "image": ("IMAGE", {"tooltip": "Guide for the edge-aware step: the ORIGINAL image."}),
+            },
+        }
+
+    RETURN_TYPES = ("MASK",)
+    RETURN_NAMES = ("mask",)
+    OUTPUT_TOOLTIPS = ("The shaped, soft mask.",)
+    FUNCTION = "run"
+    CATEGORY = "Smart Mask"
+    DESCRIPTION = "Grow or shrink, close gaps and feather a mask; optionally edge-aware on the original image."
+
+    def run(self, mask, size_mode, grow, feather, close_gaps, edge_aware, image=None):
+        mask, image = to_compute(mask, image)
+        use_guide = edge_aware and image is not None
+        if size_mode == "auto":
+            out = feather_mask(mask, image if use_guide else None, FeatherOptions(edge_aware=use_guide))
+            if image is None:
+                out = feather_mask(mask, None, FeatherOptions(edge_aware=False))
+            return to_output(out)
+        m = as_mask(mask)
+        guide = None
+        if use_guide:
+            guide = as_image(image, "image")
+            n = batch_size(guide, m)
+            guide, m = expand_batch(guide, n), expand_batch(m, n)
+            m = match_mask(m, *guide.shape[1:3])
+        radius = max(1, int(round(0.004 * math.hypot(*m.shape[1:3])))) if use_guide else 0
+        return to_output(feather(m, grow_px=grow, feather_px=feather, close_px=close_gaps, guide=guide,
+                                 edge_radius=radius))

@@ -1,0 +1,39 @@
+"""Mask Preview: the mask drawn over the image, to judge it at a glance."""
+from __future__ import annotations
+
+from ..smartmask.preview import overlay
+from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+from ._comfy import to_compute, to_output
+
+COLORS = {"red": (1.0, 0.2, 0.1), "green": (0.1, 0.9, 0.2), "blue": (0.1, 0.4, 1.0), "magenta": (1.0, 0.1, 0.9)}
+
+
+class SmartMaskPreview:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "Image to draw on (usually the original)."}),
+                "mask": ("MASK", {"tooltip": "Mask to show."}),
+                "color": (list(COLORS), {"default": "red", "tooltip": "Tint colour of the masked area."}),
+                "opacity": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                                      "tooltip": "How strongly the masked area is tinted."}),
+                "outline": ("BOOLEAN", {"default": True, "tooltip": "Draw the mask's outline."}),
+            },
+        }
+
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("overlay",)
+    OUTPUT_TOOLTIPS = ("The image with the mask drawn over it.",)
+    FUNCTION = "run"
+    CATEGORY = "Smart Mask"
+    DESCRIPTION = "Draws a mask over an image as a tinted overlay with an outline."
+
+    def run(self, image, mask, color, opacity, outline):
+        image, mask = to_compute(image, mask)
+        img = as_image(image, "image")
+        m = as_mask(mask)
+        n = batch_size(img, m)
+        img, m = expand_batch(img, n), expand_batch(m, n)
+        m = match_mask(m, *img.shape[1:3])
+        return to_output(overlay(img, m, COLORS[color], opacity, outline))
