@@ -99,6 +99,69 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+def _unrotate(face: Face, k: int, h: int, w: int) -> Face:
+    """Map a face found in ``np.rot90(img, k)`` (k = 1 or 3) back to ``img`` of size ``h`` x ``w``."""
+    if k == 1:      # rot90 counter-clockwise: rotated (x', y') came from (w - 1 - y', x')
+        def m(x, y):
+            return (w - 1 - y, x)
+    else:           # k == 3, clockwise: rotated (x', y') came from (y', h - 1 - x')
+        def m(x, y):
+            return (y, h - 1 - x)
+    x0, y0, x1, y1 = face.box
+    corners = [m(x0, y0), m(x1, y1)]
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    lms = None if face.landmarks is None else tuple(m(x, y) for x, y in face.landmarks)
+    return Face((min(xs), min(ys), max(xs), max(ys)), lms, face.score)
+
+
+def _overlaps(a: Face, b: Face, thresh: float = 0.4) -> bool:
+    """Intersection over the smaller box: a rotated copy of an upright face must not count twice."""
+    ix = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    iy = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    if ix <= 0 or iy <= 0:
+        return False
+    area = min((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]), (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
+    return ix * iy > thresh * max(area, 1e-9)
+
+
+class _Detector:
+    """Shared frame handling: downscale to <=1024 px, detect upright, then on 90-degree turned copies.
+
+    Both networks only find faces within roughly +-45 degrees of upright, but people lie down,
+    lean into the frame and get photographed sideways. The turned passes accept only confident
+    detections (``rotated_score``), since a turned copy of an ordinary photo is more likely to show
+    face-like texture than the upright one.
+    """
+    name = "?"
+    rotated_score = 1.0
+
+    def __init__(self, rotations: bool = True):
+        self.rotations = rotations
+
+    def _detect(self, img: np.ndarray, rotated: bool = False) -> list[Face]:
+        raise NotImplementedError
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in an RGB image (uint8, or float in 0..1), in that image's pixel coordinates."""
+        rgb = _check_rgb(rgb)
+        small, f = _downscale(rgb)
+        faces = self._detect(small)
+        if self.rotations:
+            h, w = small.shape[:2]
+            for k in (1, 3):
+                faces += [_unrotate(face, k, h, w) for face in self._detect(np.ascontiguousarray(np.rot90(small, k)),
+                                                                             rotated=True)
+                          if face.score >= self.rotated_score]
+            # The same face is often found in two orientations (YuNet even finds many sideways faces
+            # upright, with poor landmarks): keep the most confident, whose landmarks fit best.
+            kept: list[Face] = []
+            for face in sorted(faces, key=lambda g: -g.score):
+                if not any(_overlaps(face, g) for g in kept):
+                    kept.append(face)
+            faces = kept
+        return [face.scaled(f) for face in faces] if f != 1.0 else faces
+
+
 # --------------------------------------------------------------------------------------------
 # YuNet
 # --------------------------------------------------------------------------------------------
@@ -185,7 +248,7 @@ def download_yunet(folder: str | os.PathLike, url: str = YUNET_URL,
                     pass
 
 
-class YuNetDetector:
+class YuNetDetector(_Detector):
     """``cv2.FaceDetectorYN`` on a <=1024 px copy, score threshold 0.6, NMS 0.3.
 
     FaceDetectorYN is bound to one input size, so instances are cached per (model path, size):
@@ -196,7 +259,10 @@ class YuNetDetector:
     _lock = threading.Lock()
     _cache_max = 8
 
-    def __init__(self, model_path: str):
+    rotated_score = 0.85
+
+    def __init__(self, model_path: str, rotations: bool = True):
+        super().__init__(rotations)
         self.model_path = str(model_path)
         with YuNetDetector._lock:
             self._net(320, 320)  # fail now (bad file) rather than on the first frame
@@ -216,18 +282,16 @@ class YuNetDetector:
             cache.popitem(last=False)
         return net
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        rgb = _check_rgb(rgb)
-        small, f = _downscale(rgb)
-        h, w = small.shape[:2]
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+    def _detect(self, img: np.ndarray, rotated: bool = False) -> list[Face]:
+        h, w = img.shape[:2]
+        bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
         with YuNetDetector._lock:  # OpenCV nets are not safe to share between threads
             _, out = self._net(w, h).detect(bgr)
         faces = []
         for row in (out if out is not None else []):
             x, y, bw, bh = (float(v) for v in row[:4])
             lms = tuple((float(row[4 + 2 * k]), float(row[5 + 2 * k])) for k in range(5))
-            faces.append(Face((x, y, x + bw, y + bh), lms, float(row[14])).scaled(f))
+            faces.append(Face((x, y, x + bw, y + bh), lms, float(row[14])))
         return faces
 
 
@@ -322,7 +386,7 @@ def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     return out.transpose(0, 2, 1, 3).copy()  # the Keras port was trained on transposed images
 
 
-class MTCNNDetector:
+class MTCNNDetector(_Detector):
     """MTCNN (Zhang et al. 2016): P-Net over an image pyramid, then R-Net and O-Net refine and give landmarks.
 
     A numpy/cv2.dnn re-implementation of the reference pipeline (ipazc/mtcnn, which the wheel's
@@ -330,11 +394,13 @@ class MTCNNDetector:
     <=1024 px detection copy. Networks are loaded once per weights folder and shared.
     """
     name = "mtcnn"
+    rotated_score = 0.98
     _cache: dict[str, tuple] = {}
     _lock = threading.Lock()
 
     def __init__(self, weights_dir: str, min_face: int = 20, thresholds=(0.6, 0.7, 0.7),
-                 final_score: float = 0.9, factor: float = 0.709):
+                 final_score: float = 0.9, factor: float = 0.709, rotations: bool = True):
+        super().__init__(rotations)
         self.weights_dir = str(weights_dir)
         self.min_face = min_face
         self.thresholds = thresholds
@@ -349,26 +415,27 @@ class MTCNNDetector:
                 MTCNNDetector._cache[self.weights_dir] = nets
         self._pnet, self._rnet, self._onet = MTCNNDetector._cache[self.weights_dir]
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        rgb = _check_rgb(rgb)
-        small, f = _downscale(rgb)
+    def _detect(self, img: np.ndarray, rotated: bool = False) -> list[Face]:
+        # A person lying down in a photo is rarely a tiny background face: the turned passes start
+        # the pyramid at twice the minimum face size, which makes them ~3x cheaper.
+        min_face = self.min_face * 2 if rotated else self.min_face
         with MTCNNDetector._lock:
-            boxes, scores, points = self._run(small)
+            boxes, scores, points = self._run(img, min_face)
         faces = []
         for b, s, p in zip(boxes, scores, points):
             if s < self.final_score:
                 continue
             lms = tuple((float(p[k]), float(p[k + 5])) for k in range(5))
-            faces.append(Face(tuple(float(v) for v in b), lms, float(s)).scaled(f))  # type: ignore[arg-type]
+            faces.append(Face(tuple(float(v) for v in b), lms, float(s)))  # type: ignore[arg-type]
         return faces
 
-    def _run(self, img: np.ndarray):
+    def _run(self, img: np.ndarray, min_face: int):
         H, W = img.shape[:2]
         empty = (np.zeros((0, 4)), np.zeros(0), np.zeros((0, 10)))
         t1, t2, t3 = self.thresholds
 
         # Stage 1: P-Net, a 12x12 fully convolutional face/not-face classifier, on every pyramid level.
-        m = 12.0 / self.min_face
+        m = 12.0 / min_face
         scales, side = [], min(H, W) * m
         while side >= 12:
             scales.append(m * self.factor ** len(scales))
@@ -452,13 +519,14 @@ class LoadedDetector:
 
 
 def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (),
-                  download: bool = True) -> LoadedDetector:
+                  download: bool = True, rotations: bool = True) -> LoadedDetector:
     """Pick and load a face detector.
 
     ``"auto"`` and ``"yunet"`` use YuNet from the first of ``model_dirs`` that holds it; when no folder
     has it, it is downloaded once into the first folder (unless ``download`` is False or
     ``SMARTMASK_OFFLINE`` is set), and on any failure MTCNN is used and the message says why.
-    ``"mtcnn"`` uses MTCNN, ``"none"`` detects nothing. No usable detector at all is an error,
+    ``"mtcnn"`` uses MTCNN, ``"none"`` detects nothing. ``rotations`` also searches copies turned
+    by 90 degrees either way, for faces of people lying down (about 3x the detection time). No usable detector at all is an error,
     because a Face Guard that silently protects no face would be worse than one that stops.
     """
     detector = (detector or "auto").strip().lower()
@@ -475,7 +543,7 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
             path = download_yunet(dirs[0])
         if path is not None:
             try:
-                return LoadedDetector(YuNetDetector(path), "yunet", f"YuNet face detector ({path})")
+                return LoadedDetector(YuNetDetector(path, rotations=rotations), "yunet", f"YuNet face detector ({path})")
             except SmartMaskError as e:
                 reason = str(e)
                 log.warning("Smart Mask: %s; falling back to MTCNN", e)
@@ -494,7 +562,7 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
             "(pip install -r requirements.txt)"
             + (f", and YuNet is unavailable: {reason}" if reason else "")
             + "; or set the detector to 'none' to protect only the protect mask")
-    det = MTCNNDetector(weights)
+    det = MTCNNDetector(weights, rotations=rotations)
     if reason:
         msg = f"using the offline MTCNN face detector: {reason}"
         log.warning("Smart Mask: %s", msg)
@@ -503,8 +571,8 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
     return LoadedDetector(det, "mtcnn", msg)
 
 
-def detect_faces(rgb: np.ndarray, detector: str = "auto",
-                 model_dirs: Sequence[str | os.PathLike] = ()) -> tuple[list[Face], str]:
+def detect_faces(rgb: np.ndarray, detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (),
+                 rotations: bool = True) -> tuple[list[Face], str]:
     """Faces in one RGB image (uint8, or float in 0..1) and the name of the detector that found them."""
-    d = load_detector(detector, model_dirs)
+    d = load_detector(detector, model_dirs, rotations=rotations)
     return d.detect(rgb), d.name

@@ -72,7 +72,7 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     d_eye = float(np.linalg.norm(eye_l - eye_r))
     if d_em < 1e-3:
         return box_ellipse
-    u_em = np.array([-em[1], em[0]]) / d_em              # perpendicular to eyes->mouth
+    u_em = np.array([em[1], -em[0]]) / d_em              # eyes->mouth turned by -90 degrees
     u_eye = (eye_l - eye_r) / max(d_eye, 1e-9)
     w = min(max((d_eye / d_em - 0.3) / 0.4, 0.0), 1.0)   # trust the eye line unless the eyes coincide
     u = w * u_eye + (1 - w) * u_em
