@@ -310,12 +310,19 @@ class ComfyServer:
         return entry.get("status", {}).get("status_str", "?")
 
     @staticmethod
-    def error_message(entry: dict) -> str | None:
-        """The exception message of an ``execution_error``, or None."""
+    def execution_error(entry: dict) -> dict | None:
+        """The ``execution_error`` event of a failed prompt (node_id, node_type, exception_type,
+        exception_message, traceback), or None."""
         for event, data in entry.get("status", {}).get("messages", []):
             if event == "execution_error":
-                return f"{data.get('exception_type')}: {data.get('exception_message')}"
+                return data
         return None
+
+    @classmethod
+    def error_message(cls, entry: dict) -> str | None:
+        """The exception message of a failed prompt, or None."""
+        error = cls.execution_error(entry)
+        return None if error is None else str(error.get("exception_message", ""))
 
     def view(self, ref: dict) -> np.ndarray:
         """One image (``{"filename", "subfolder", "type"}``) read through ``/view``, as uint8 HxWxC."""

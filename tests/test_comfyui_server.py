@@ -1,0 +1,264 @@
+"""The pack inside a real ComfyUI 0.3.75 server (fixture ``comfy``, see ``tests/comfy_server.py``).
+
+Everything goes through ComfyUI's HTTP API, as the editor would use it: ``/object_info``,
+``/upload/image``, ``/prompt``, ``/history`` and ``/view``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from comfy_server import SHARED_MODELS, YUNET_FILE, ComfyServer
+from workflow_api import node_types, ui_to_api
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+WORKFLOWS = REPO_ROOT / "example_workflows"
+BASIC_WORKFLOW = WORKFLOWS / "smart_mask_basic.json"
+PACK_MODULE = "custom_nodes.smart_mask"
+
+SMART_MASK_NODES = [
+    "SmartMaskDifference",
+    "SmartMaskFaceGuard",
+    "SmartMaskFeather",
+    "SmartMaskComposite",
+    "SmartMaskPreview",
+    "SmartMaskAuto",
+]
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _options(spec) -> dict:
+    return spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+
+
+def _inputs(info: dict, node_type: str, sections=("required", "optional")):
+    for section in sections:
+        for name, spec in info[node_type]["input"].get(section, {}).items():
+            yield section, name, spec
+
+
+def _default(spec):
+    """The value the editor puts in a fresh widget (None for sockets)."""
+    kind, opts = spec[0], _options(spec)
+    if "default" in opts:
+        return opts["default"]
+    if isinstance(kind, list):
+        return kind[0] if kind else None
+    if kind == "COMBO":
+        return (opts.get("options") or [None])[0]
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}.get(kind)
+
+
+def node(info: dict, node_type: str, **inputs) -> dict:
+    """An API-format node: every required widget at its default, overridden by ``inputs``."""
+    values = {}
+    for _, name, spec in _inputs(info, node_type, ("required",)):
+        default = _default(spec)
+        if default is not None:
+            values[name] = default
+    values.update(inputs)
+    return {"class_type": node_type, "inputs": values}
+
+
+def load_workflow(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _fail_with_log(comfy: ComfyServer, entry: dict, what: str) -> str:
+    return (f"{what}: status {ComfyServer.status(entry)!r}, error {ComfyServer.error_message(entry)!r}\n"
+            f"messages: {json.dumps(entry.get('status', {}).get('messages'), indent=1)[:4000]}\n"
+            f"server log tail:\n{comfy.log_text()[-6000:]}")
+
+
+def upload_example_pair(comfy: ComfyServer) -> tuple[str, str]:
+    for name in ("original.png", "edited.png"):
+        assert (EXAMPLES / name).is_file(), f"example image {EXAMPLES / name} is missing"
+    return comfy.upload_image(EXAMPLES / "original.png"), comfy.upload_image(EXAMPLES / "edited.png")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    return np.array(Image.open(path).convert("RGB"))
+
+
+def _upstream(prompt: dict, node_id: str) -> set[str]:
+    """Class types of every node that feeds ``node_id``, directly or not."""
+    seen, todo, kinds = set(), [node_id], set()
+    while todo:
+        nid = todo.pop()
+        for value in prompt[nid]["inputs"].values():
+            if isinstance(value, list) and len(value) == 2 and str(value[0]) in prompt and str(value[0]) not in seen:
+                seen.add(str(value[0]))
+                kinds.add(prompt[str(value[0])]["class_type"])
+                todo.append(str(value[0]))
+    return kinds
+
+
+# ---------------------------------------------------------------------------------- (a)
+def test_object_info_lists_every_smart_mask_node_with_tooltips(comfy):
+    info = comfy.object_info()
+    missing = [n for n in SMART_MASK_NODES if n not in info]
+    assert not missing, f"/object_info lacks {missing}; server log:\n{comfy.log_text()[-6000:]}"
+    problems = []
+    for name in SMART_MASK_NODES:
+        entry = info[name]
+        if not entry["category"].startswith("Smart Mask"):
+            problems.append(f"{name}: category {entry['category']!r} does not start with 'Smart Mask'")
+        if entry.get("python_module") != PACK_MODULE:
+            problems.append(f"{name}: comes from {entry.get('python_module')!r}, not {PACK_MODULE!r}")
+        if not entry.get("output"):
+            problems.append(f"{name}: has no outputs")
+        for section, inp, spec in _inputs(info, name):
+            if not str(_options(spec).get("tooltip", "")).strip():
+                problems.append(f"{name}.{inp} ({section}) has no tooltip")
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------- (b)
+def test_basic_example_workflow_matches_command_line(comfy, tmp_path):
+    info = comfy.object_info()
+    assert BASIC_WORKFLOW.is_file(), f"{BASIC_WORKFLOW} is missing"
+    prompt = ui_to_api(load_workflow(BASIC_WORKFLOW), info)
+
+    # The workflow loads the example pair by name: upload the two files under those names.
+    loads = {nid: n for nid, n in prompt.items() if n["class_type"] == "LoadImage"}
+    assert sorted(n["inputs"]["image"] for n in loads.values()) == ["edited.png", "original.png"], loads
+    upload_example_pair(comfy)
+
+    # The comparison with the command line only holds if the workflow keeps every default.
+    changed = []
+    for nid, n in prompt.items():
+        if n["class_type"] not in SMART_MASK_NODES:
+            continue
+        for _, name, spec in _inputs(info, n["class_type"]):
+            value, default = n["inputs"].get(name), _options(spec).get("default")
+            if isinstance(value, list) or value is None or default is None:
+                continue
+            if value != default and not (isinstance(default, float) and abs(value - default) < 1e-9):
+                changed.append(f"node {nid} {n['class_type']}.{name} = {value!r}, default {default!r}")
+    assert not changed, "the basic workflow does not use the defaults:\n" + "\n".join(changed)
+
+    entry = comfy.run(prompt, timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "basic workflow")
+
+    # The SaveImage fed by the composite (directly or through the auto node) holds the result.
+    saves = [nid for nid, n in prompt.items() if n["class_type"] == "SaveImage"
+             and _upstream(prompt, nid) & {"SmartMaskComposite", "SmartMaskAuto"}]
+    assert saves, f"no SaveImage after a composite in the basic workflow: {prompt}"
+    result_node = next((nid for nid in saves if prompt[nid]["inputs"]["images"][0] in
+                        [k for k, v in prompt.items() if v["class_type"] in ("SmartMaskComposite", "SmartMaskAuto")]),
+                       saves[0])
+    images = comfy.output_images(entry, result_node)
+    assert len(images) == 1, f"expected one saved composite, got {len(images)}"
+    served = images[0][..., :3]
+
+    # The command line with its defaults. Two flags change no setting: they make it use the same
+    # device as the server (--cpu) and the same face model (YuNet, in the server's models folder).
+    out = tmp_path / "cli.png"
+    cmd = [sys.executable, "-m", "smartmask", "composite", "examples/original.png", "examples/edited.png",
+           "-o", str(out), "--device", "cpu", "--model-dir", str(comfy.base_dir / "models" / "facedetection")]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "SMARTMASK_OFFLINE": "1"})
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    cli = read_rgb(out)
+
+    assert served.shape == cli.shape, f"server {served.shape} vs command line {cli.shape}"
+    diff = np.abs(served.astype(int) - cli.astype(int))
+    assert diff.max() <= 1, (f"server result differs from the command line: max {diff.max()}/255 at "
+                             f"{np.argwhere(diff == diff.max())[:5].tolist()}, {(diff > 1).mean():.4%} of values")
+
+    # And it is a real composite: the edit is kept and the untouched drift is undone.
+    original, edited = read_rgb(EXAMPLES / "original.png"), read_rgb(EXAMPLES / "edited.png")
+    if edited.shape == original.shape:
+        assert np.any(served != edited), "the composite is just the edited image"
+    assert np.any(served != original), "the composite is just the original image"
+
+
+# ---------------------------------------------------------------------------------- (c)
+def _batch_prompt(info: dict, original: str, edited: str, n_original: int, n_edited: int) -> dict:
+    """original x n_original and edited x n_edited (RepeatImageBatch) -> SmartMaskAuto -> SaveImage."""
+    return {
+        "1": node(info, "LoadImage", image=original),
+        "2": node(info, "LoadImage", image=edited),
+        "3": node(info, "RepeatImageBatch", image=["1", 0], amount=n_original),
+        "4": node(info, "RepeatImageBatch", image=["2", 0], amount=n_edited),
+        "5": node(info, "SmartMaskAuto", original=["3", 0], edited=["4", 0]),
+        "6": node(info, "SaveImage", images=["5", 0], filename_prefix="batch"),
+    }
+
+
+def test_mismatched_batches_fail_clearly_and_server_keeps_working(comfy):
+    info = comfy.object_info()
+    original, edited = upload_example_pair(comfy)
+
+    entry = comfy.run(_batch_prompt(info, original, edited, 2, 3), timeout=300)
+    assert ComfyServer.status(entry) == "error", _fail_with_log(comfy, entry, "batch 2 vs 3 should fail")
+    error = ComfyServer.execution_error(entry) or {}
+    assert error.get("node_type", "").startswith("SmartMask"), f"failed elsewhere than in Smart Mask: {error}"
+    message = error.get("exception_message", "")
+    assert re.search(r"\b2\b", message) and re.search(r"\b3\b", message) and "batch" in message.lower(), (
+        f"the error should name both batch sizes (2 and 3): {message!r}")
+
+    # The server is still usable: a batch of 1 against a batch of 2 broadcasts.
+    entry = comfy.run(_batch_prompt(info, original, edited, 1, 2), timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "prompt after the failure")
+    images = comfy.output_images(entry, "6")
+    h, w = read_rgb(EXAMPLES / "original.png").shape[:2]
+    assert len(images) == 2 and all(im.shape[:2] == (h, w) for im in images), [im.shape for im in images]
+
+
+# ---------------------------------------------------------------------------------- (d)
+def test_every_example_workflow_uses_known_nodes(comfy):
+    info = comfy.object_info()
+    paths = sorted(WORKFLOWS.glob("*.json"))
+    assert BASIC_WORKFLOW in paths, f"{BASIC_WORKFLOW.name} missing from {WORKFLOWS}"
+    assert len(paths) >= 2, f"expected the basic and the Flux Kontext workflow, found {[p.name for p in paths]}"
+    kontext = []
+    for path in paths:
+        workflow = load_workflow(path)
+        kinds = node_types(workflow)
+        unknown = sorted(k for k in kinds if k not in info)
+        assert not unknown, f"{path.name}: node types not in ComfyUI 0.3.75 + Smart Mask: {unknown}"
+        assert kinds & set(SMART_MASK_NODES), f"{path.name} uses no Smart Mask node"
+        ui_to_api(workflow, info)  # widget values match the nodes' inputs
+        if any("Kontext" in k for k in kinds):
+            kontext.append(path.name)
+    assert kontext, "no example workflow uses Flux Kontext nodes"
+
+
+# ---------------------------------------------------------------------------------- (e)
+def test_face_guard_finds_the_face_with_yunet(comfy):
+    assert comfy.yunet_model is not None, (
+        f"the YuNet model is missing: expected {SHARED_MODELS / YUNET_FILE} (the shared folder beside "
+        "the repository); the face tests need it")
+    info = comfy.object_info()
+    original, edited = upload_example_pair(comfy)
+    prompt = {
+        "1": node(info, "LoadImage", image=original),
+        "2": node(info, "LoadImage", image=edited),
+        "3": node(info, "SmartMaskDifference", original=["1", 0], edited=["2", 0]),
+        "4": node(info, "SmartMaskFaceGuard", image=["1", 0], mask=["3", 0]),
+        "5": node(info, "MaskToImage", mask=["4", 1]),
+        "6": node(info, "SaveImage", images=["5", 0], filename_prefix="faces"),
+    }
+    entry = comfy.run(prompt, timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "face guard workflow")
+    faces = comfy.output_images(entry, "6")
+    assert len(faces) == 1
+    face_mask = faces[0][..., 0].astype(float) / 255.0
+    covered = (face_mask > 0.5).mean()
+    assert 0.002 < covered < 0.5, f"faces mask covers {covered:.2%} of the image: no face found?"
+    # The node reports what it did: "faces protected: N (detector: yunet)".
+    text = " ".join(entry.get("outputs", {}).get("4", {}).get("text", []))
+    found = re.search(r"faces protected: (\d+) \(detector: (\w+)\)", text)
+    assert found, f"Face Guard did not report its faces: {text!r}"
+    assert int(found.group(1)) >= 1 and found.group(2) == "yunet", f"expected faces found by YuNet: {text!r}"
