@@ -30,18 +30,22 @@ __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "
            "face_ellipse", "face_mask", "guard_faces", "DEFAULT_PADDING", "DEFAULT_SOFTNESS"]
 
 DEFAULT_PADDING = 0.1
-DEFAULT_SOFTNESS = 0.12
+DEFAULT_SOFTNESS = 0.15
 
 # Face proportions in units of the eye-mouth distance D (about 70 mm on an adult; pupil distance is
 # about 0.9 D). Vertically the region runs from the hairline (~1.05 D above the eye line) to the chin
-# (~1.6 D below it). Horizontally, relative to the eye midpoint, each ear sits ~1.0 D to the side and
-# ~1.2 D behind the eyes; the nose tip is ~0.4 D in front of the eye-mouth plane.
+# (~1.6 D below it). Horizontally it covers the face proper, cheek to cheek, reaching the ears but
+# not covering them: ears, earrings and hair are common edit targets and carry no identity. The
+# cheek edge lies ~1.0 D to the side of and ~0.6 D behind the eye midpoint, so a head turned by yaw
+# shows it at 1.0 cos(yaw) + 0.6 sin(yaw) on the far side; the nose tip is ~0.4 D in front of the
+# eye-mouth plane. (A larger depth, reaching the ear, put earrings of profile portraits under the
+# face mask in the edit bench; this one does not.)
 _ABOVE_EYES = 1.05
 _BELOW_EYES = 1.6
-_EAR_SIDE = 1.05
-_EAR_BACK = 1.2
+_CHEEK_SIDE = 1.0
+_CHEEK_BACK = 0.6
 _NOSE_DEPTH = 0.4
-_MARGIN = 0.2           # ears, hair at the temples, jitter of the landmarks
+_MARGIN = 0.1           # jitter of the landmarks
 _EYE_PER_D = 1.08       # eye distance / eye-mouth distance measured on frontal faces (both detectors)
 
 
@@ -52,7 +56,7 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     nearly coincide, as in a profile), the height from the eye-mouth distance, which a head turn
     does not shorten. The head's yaw is read from how far the nose tip sits to the side of the
     eye-mouth midline and from how much the eye distance shrank; a turned face then extends
-    further on the ear side than on the nose side, so the ellipse covers the cheek and ear rather
+    further on the far cheek's side than on the nose side, so the ellipse covers the cheek rather
     than empty background in front of the nose. Without landmarks, or with landmarks that make no
     sense for the box, the ellipse inscribed in the box is used.
     """
@@ -95,8 +99,8 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     if abs(sin_nose) > 0.3:
         yaw = max(yaw, math.acos(min(d_eye / (_EYE_PER_D * d), 1.0)))
     sy, cy_ = math.sin(yaw), math.cos(yaw)
-    back = _EAR_SIDE * cy_ + _EAR_BACK * sy + _MARGIN
-    front = max(_EAR_SIDE * cy_ - _EAR_BACK * sy + _MARGIN, abs(nose_off) / d + _MARGIN)
+    back = _CHEEK_SIDE * cy_ + _CHEEK_BACK * sy + _MARGIN
+    front = max(_CHEEK_SIDE * cy_ - _CHEEK_BACK * sy + _MARGIN, abs(nose_off) / d + _MARGIN)
     ext_plus, ext_minus = (front, back) if sin_nose >= 0 else (back, front)  # extents along +u / -u
     a = (ext_plus + ext_minus) / 2 * d
     b = (_ABOVE_EYES + _BELOW_EYES) / 2 * d
@@ -110,8 +114,10 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     """Soft face mask ``[height, width]`` in 0..1: 1 inside each padded face ellipse, smooth falloff outside.
 
     ``padding`` grows both semi-axes by that fraction of the face's size (the mean of the ellipse's
-    two diameters); ``softness`` is the width of the falloff outside the padded ellipse, as a
-    fraction of the same size. The falloff lies entirely outside so the face itself is always fully
+    two semi-axes, about half the hairline-to-chin height); ``softness`` is the width of the
+    falloff outside the padded ellipse, as a fraction of the same size. At the defaults the mask is
+    1 down to about 1 cm below the chin and fades out by about 2 cm: the jaw line is protected,
+    the neck is not. The falloff lies entirely outside so the face itself is always fully
     protected. Each face is evaluated only inside its own bounding rectangle, so many small faces
     in a large frame cost little.
     """
@@ -120,7 +126,7 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     softness = max(float(softness), 0.0)
     for face in faces:
         cx, cy, a, b, th = face_ellipse(face)
-        size = a + b                                     # mean diameter
+        size = (a + b) / 2                               # mean radius
         a, b = a + padding * size, b + padding * size
         soft = softness * size
         c, s = math.cos(th), math.sin(th)
