@@ -109,7 +109,8 @@ def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True
 
     Editors round sizes to multiples of 8 or 16, or work at another resolution altogether; with
     ``resize`` the edited image is resized to the original's size (documented behaviour), otherwise
-    a size mismatch is an error. An aspect-ratio change of more than 3 % is always an error,
+    a size mismatch is an error. Beyond such rounding (up to 16 px per side), an aspect-ratio change of
+    more than 3 % is always an error,
     because stretching would misalign every pixel and the mask would cover the whole frame.
     """
     oh, ow = original.shape[1:3]
@@ -119,7 +120,8 @@ def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True
     msg = f"original is {ow}x{oh} but edited is {ew}x{eh}"
     if not resize:
         raise SmartMaskError(f"{msg}; enable resizing of the edited image or resize it first")
-    if abs((ew / eh) / (ow / oh) - 1.0) > 0.03:
+    rounded = abs(eh - oh) <= 16 and abs(ew - ow) <= 16  # a multiple-of-8/16/32 rounding
+    if not rounded and abs((ew / eh) / (ow / oh) - 1.0) > 0.03:
         raise SmartMaskError(f"{msg}: the aspect ratios differ, so the edited image was cropped or padded; "
                              "crop it back to the original framing first")
     return resize_image(edited, oh, ow)

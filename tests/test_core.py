@@ -1,0 +1,206 @@
+"""Core behaviour on tensors: validation, alignment, difference mask, feather, composite."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage as ndi
+from skimage import data
+
+from smartmask.align import estimate_motion, warp_to_original
+from smartmask.blur import box_blur, gaussian_blur
+from smartmask.composite import alpha_composite, multiband_composite
+from smartmask.feather import close_gaps, grow, guided_filter
+from smartmask.pipeline import MaskOptions, auto, composite, difference_mask, feather_mask
+from smartmask.tensors import SmartMaskError, as_image, as_mask, batch_size, match_size
+
+
+def photo(size=384) -> torch.Tensor:
+    img = torch.from_numpy(data.astronaut().astype(np.float32) / 255.0)[None]
+    return torch.nn.functional.interpolate(img.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
+
+
+def box_region(h, w, y0, y1, x0, x1):
+    m = torch.zeros(1, h, w)
+    m[:, y0:y1, x0:x1] = 1
+    return m
+
+
+def drifted_edit(o: torch.Tensor, region: torch.Tensor, seed=0):
+    """Recolour ``region`` and add editor-like drift: gain/offset and noise everywhere."""
+    g = torch.Generator().manual_seed(seed)
+    e = o.clone()
+    r = region[..., None]
+    recoloured = torch.stack([o[..., 2], o[..., 0] * 0.5, o[..., 1]], -1)
+    e = e * (1 - r) + recoloured * r
+    e = e * torch.tensor([1.02, 0.99, 1.01]) + 0.01
+    e = e + torch.randn(e.shape, generator=g) * 0.006
+    return e.clamp(0, 1)
+
+
+# ------------------------------------------------------------------ validation
+def test_rgba_and_grayscale_inputs_are_normalised():
+    rgba = torch.rand(1, 8, 8, 4)
+    assert torch.equal(as_image(rgba)[..., :3], rgba[..., :3])
+    gray = torch.rand(2, 8, 8, 1)
+    out = as_image(gray)
+    assert out.shape == (2, 8, 8, 3) and torch.equal(out[..., 0], out[..., 2])
+    assert as_image(torch.rand(8, 8, 3)).shape == (1, 8, 8, 3)
+
+
+def test_nan_and_bad_shapes_give_actionable_errors():
+    x = torch.rand(1, 8, 8, 3)
+    x[0, 2, 2, 1] = float("nan")
+    with pytest.raises(SmartMaskError, match="NaN"):
+        as_image(x, "edited")
+    with pytest.raises(SmartMaskError, match="channels"):
+        as_image(torch.rand(1, 8, 8, 5))
+    with pytest.raises(SmartMaskError, match="MASK"):
+        as_mask(torch.rand(1, 8, 8, 3))
+    with pytest.raises(SmartMaskError, match="at least 2x2"):
+        as_image(torch.rand(1, 1, 1, 3))
+
+
+def test_batches_broadcast_one_against_n_and_reject_mismatch():
+    assert batch_size(torch.zeros(1, 2, 2, 3), torch.zeros(5, 2, 2, 3)) == 5
+    with pytest.raises(SmartMaskError, match=r"batch sizes \[2, 3\]"):
+        batch_size(torch.zeros(2, 2, 2, 3), torch.zeros(3, 2, 2, 3))
+
+
+def test_size_mismatch_resizes_or_explains():
+    o = torch.rand(1, 100, 160, 3)
+    e = torch.rand(1, 96, 160, 3)  # an editor rounded to a multiple of 16
+    assert match_size(o, e, resize=True).shape == o.shape
+    with pytest.raises(SmartMaskError, match="160x100 but edited is 160x96"):
+        match_size(o, e, resize=False)
+    with pytest.raises(SmartMaskError, match="aspect ratios differ"):
+        match_size(o, torch.rand(1, 160, 160, 3), resize=True)
+
+
+# ------------------------------------------------------------------ blurs
+def test_gaussian_blur_matches_scipy_small_and_large_sigma():
+    x = torch.rand(1, 1, 96, 96)
+    for sigma in (1.5, 12.0):
+        ours = gaussian_blur(x, sigma)[0, 0].numpy()
+        ref = ndi.gaussian_filter(x[0, 0].numpy().astype(np.float64), sigma, mode="reflect")
+        inner = slice(int(3 * sigma), -int(3 * sigma))
+        assert np.abs(ours - ref)[inner, inner].max() < (0.01 if sigma < 6 else 0.03)
+
+
+def test_box_blur_is_window_mean():
+    x = torch.rand(1, 1, 20, 20)
+    ours = box_blur(x, 2)[0, 0]
+    assert torch.allclose(ours[5:15, 5:15], torch.nn.functional.avg_pool2d(x, 5, 1)[0, 0][3:13, 3:13], atol=1e-5)
+
+
+# ------------------------------------------------------------------ alignment
+def test_alignment_recovers_shift_and_scale_subpixel():
+    o = photo(384)[0]
+    m_true = np.array([[1.006, 0.0, -2.3], [0.0, 1.006, 1.7]])
+    e = warp_to_original(o, o, m_true)  # e(p) = o(M p): o moved by the inverse of M
+    mo = estimate_motion(o.numpy(), e.numpy())
+    assert not mo.is_identity
+    # the estimate maps original coords to edited coords: composing must give the identity
+    m3 = np.vstack([mo.matrix, [0, 0, 1]]) @ np.vstack([m_true, [0, 0, 1]])
+    corners = np.array([[0, 0, 1], [383, 0, 1], [0, 383, 1], [383, 383, 1]], float)
+    err = np.abs(corners @ m3[:2].T - corners[:, :2]).max()
+    assert err < 0.35, f"alignment error {err:.2f} px"
+
+
+def test_no_warp_without_motion():
+    o = photo(256)[0]
+    e = (o * 1.02).clamp(0, 1)
+    assert estimate_motion(o.numpy(), e.numpy()).is_identity
+
+
+# ------------------------------------------------------------------ difference mask
+def test_difference_mask_finds_edit_and_ignores_drift():
+    o = photo(320)
+    region = box_region(320, 320, 200, 300, 40, 200)
+    e = drifted_edit(o, region)
+    res = difference_mask(o, e)
+    m = res.mask[0] > 0.5
+    r = region[0] > 0.5
+    iou = (m & r).sum().item() / (m | r).sum().item()
+    assert iou > 0.85, iou
+    assert res.levels[0].high > res.levels[0].low > 0
+    assert "threshold" in res.describe()
+
+
+def test_difference_keeps_small_and_secondary_regions():
+    o = photo(320)
+    big = box_region(320, 320, 200, 310, 20, 220)
+    small = box_region(320, 320, 60, 80, 250, 270)  # 0.4 % of the frame, far from the big one
+    e = drifted_edit(o, ((big + small) > 0).float())
+    m = difference_mask(o, e).mask[0] > 0.5
+    assert m[65:75, 255:265].float().mean() > 0.9
+    assert m[220:300, 40:200].float().mean() > 0.9
+    largest = difference_mask(o, e, MaskOptions(regions="largest")).mask[0] > 0.5
+    assert largest[65:75, 255:265].float().mean() < 0.1
+
+
+def test_identical_and_all_changed_pairs():
+    o = photo(128)
+    assert difference_mask(o, o.clone()).mask.sum() == 0
+    res = auto(o, 1.0 - o, faces=False)
+    assert torch.isfinite(res.image).all() and res.image.shape == o.shape
+
+
+def test_batch_of_one_original_against_n_edits():
+    o = photo(160)
+    region = box_region(160, 160, 100, 150, 20, 100)
+    e = torch.cat([drifted_edit(o, region, seed=s) for s in range(3)])
+    res = difference_mask(o, e)
+    assert res.mask.shape == (3, 160, 160)
+    assert (res.mask[:, 110:140, 30:90] > 0.5).float().mean() > 0.9
+
+
+# ------------------------------------------------------------------ feather and composite
+def test_grow_shrink_and_close():
+    m = box_region(64, 64, 20, 40, 20, 40)
+    assert grow(m, 3).sum() > m.sum() > grow(m, -3).sum()
+    assert torch.equal(grow(grow(m, 4), -4), m)
+    gap = box_region(64, 64, 20, 40, 10, 30) + box_region(64, 64, 20, 40, 33, 50)
+    assert close_gaps(gap, 3)[0, 30, 31] == 1
+
+
+def test_guided_filter_stops_at_image_edges():
+    guide = torch.zeros(1, 64, 64, 3)
+    guide[:, :, 32:] = 1.0  # a strong vertical edge at x = 32
+    rough = box_region(64, 64, 0, 64, 0, 36)  # mask overshoots the edge by 4 px
+    refined = guided_filter(rough, guide, radius=6, eps=1e-4)
+    assert refined[0, 32, 20] > 0.9 and refined[0, 32, 45] < 0.1
+
+
+def test_composite_is_exact_where_mask_is_zero_or_one():
+    o, e = torch.rand(2, 48, 48, 3), torch.rand(2, 48, 48, 3)
+    m = torch.zeros(2, 48, 48)
+    m[:, 10:20, 10:20] = 1
+    m[:, 20:30, 10:20] = 0.5
+    for out in (alpha_composite(o, e, m), multiband_composite(o, e, m)):
+        assert torch.equal(out[:, 30:, :], o[:, 30:, :])
+        assert torch.equal(out[:, 10:20, 10:20], e[:, 10:20, 10:20])
+    u8 = lambda t: (t * 255 + 0.5).to(torch.uint8)  # noqa: E731
+    assert torch.equal(u8(composite(o, e, m))[m == 0], u8(o)[m == 0])
+
+
+def test_auto_pipeline_keeps_unchanged_pixels_identical():
+    o = photo(256)
+    region = box_region(256, 256, 150, 240, 30, 160)
+    e = drifted_edit(o, region)
+    res = auto(o, e, faces=False)
+    far = torch.ones(256, 256, dtype=torch.bool)
+    far[130:256, 10:180] = False
+    assert torch.equal(res.image[0][far], o[0][far])
+    inner = res.image[0, 170:220, 50:140]
+    assert torch.allclose(inner, e[0, 170:220, 50:140], atol=0.02)
+
+
+def test_feather_scales_with_image_size():
+    small = box_region(200, 200, 50, 150, 50, 150)
+    big = torch.nn.functional.interpolate(small[None], scale_factor=4, mode="nearest")[0]
+    fs, fb = feather_mask(small), feather_mask(big)
+    width = lambda f: ((f > 0.05) & (f < 0.95)).sum().item() / math.sqrt(f.numel())  # noqa: E731
+    assert width(fb) > 2 * width(fs)
