@@ -18,6 +18,11 @@ Everything is deterministic (a fixed seed), so running it again gives the same f
     python scripts/make_example.py            # writes examples/original.png and examples/edited.png
     python scripts/make_example.py --out DIR  # somewhere else; --mask also writes the true edit mask
 
+The README picture ``examples/before_mask_after.png`` is composed from a demo run:
+
+    python -m smartmask demo --out demo_output
+    python scripts/make_example.py --figure demo_output   # reads result.png and mask.png there
+
 Needs numpy, opencv, Pillow and scikit-image.
 """
 from __future__ import annotations
@@ -156,11 +161,67 @@ def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return original, ai_drift(edited, rng), (region * 255).astype(np.uint8)
 
 
+def _font(size: int):
+    from PIL import ImageFont
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def _panel(img: np.ndarray, label: str, size: int) -> Image.Image:
+    """One labelled tile of the README picture."""
+    tile = Image.fromarray(img).convert("RGB").resize((size, size), Image.LANCZOS)
+    bar = 26
+    out = Image.new("RGB", (size, size + bar), (255, 255, 255))
+    out.paste(tile, (0, bar))
+    ImageDraw.Draw(out).text((6, 4), label, fill=(20, 20, 20), font=_font(16))
+    return out
+
+
+def figure(demo_dir: Path, out_path: Path, size: int = 256) -> None:
+    """Before / mask / after picture: the example pair, the mask and the result of a demo run, and
+    below them what changed against the original (x4) and a close-up of the face."""
+    original = np.asarray(Image.open(ROOT / "examples" / "original.png").convert("RGB"))
+    edited = np.asarray(Image.open(ROOT / "examples" / "edited.png").convert("RGB"))
+    result = np.asarray(Image.open(demo_dir / "result.png").convert("RGB"))
+    mask = np.asarray(Image.open(demo_dir / "mask.png").convert("RGB"))
+
+    def changed(img):
+        return np.clip(np.abs(img.astype(np.int16) - original.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+
+    x0, y0, x1, y1 = FACE_BOX
+    pad = 12
+    face = (slice(y0 - pad, y1 + pad), slice(x0 - pad, x1 + pad))
+    rows = [
+        [(original, "original"), (edited, "AI edit (drift everywhere)"), (mask, "Smart Mask: mask"),
+         (result, "Smart Mask: result")],
+        [(changed(edited), "AI edit vs original, x4"), (changed(result), "result vs original, x4"),
+         (edited[face], "face in the AI edit"), (result[face], "face in the result")],
+    ]
+    gap = 6
+    tiles = [[_panel(img, label, size) for img, label in row] for row in rows]
+    tw, th = tiles[0][0].size
+    sheet = Image.new("RGB", (4 * tw + 3 * gap, 2 * th + gap), (255, 255, 255))
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            sheet.paste(tile, (c * (tw + gap), r * (th + gap)))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out_path, optimize=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(ROOT / "examples"), help="output folder (default: examples/)")
     p.add_argument("--mask", action="store_true", help="also write true_mask.png (the edited region)")
+    p.add_argument("--figure", metavar="DEMO_DIR",
+                   help="instead: compose examples/before_mask_after.png from a `python -m smartmask demo` folder")
     a = p.parse_args(argv)
+    if a.figure:
+        target = ROOT / "examples" / "before_mask_after.png"
+        figure(Path(a.figure), target)
+        print(f"wrote {target}")
+        return 0
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     original, edited, mask = build()
