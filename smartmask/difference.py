@@ -23,6 +23,9 @@ from .blur import gaussian_blur, normalized_blur
 from .color import to_space
 
 ANALYSIS_LONG_SIDE = 1024
+# Blur (fraction of the diagonal) applied to both images before comparing: sharpening halos, JPEG
+# chroma subsampling and grain average out at this scale while a garment or an earring does not.
+COMPARE_SIGMA = 0.002
 
 
 def robust_scale(d: torch.Tensor) -> float:
@@ -96,7 +99,7 @@ def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab", compens
     if compensate:
         e = compensate_drift(o, e)
     h, w = o.shape[-2:]
-    sigma = max(0.6, 0.0006 * math.hypot(h, w))
+    sigma = max(0.6, COMPARE_SIGMA * math.hypot(h, w))
     a = to_space(gaussian_blur(o, sigma), space)
     b = to_space(gaussian_blur(e, sigma), space)
     return neighbourhood_min_diff(a, b, 1)

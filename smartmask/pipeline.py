@@ -24,6 +24,10 @@ from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, ma
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
+# How far (fraction of the diagonal) weak evidence may extend a strongly changed region.
+GROW_REACH = 0.015
+
+
 @dataclass
 class MaskOptions:
     """Difference-mask settings; every default is automatic."""
@@ -103,8 +107,8 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
     d = difference_map(oa, ea, opts.space)
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
     dn = d[0, 0].float().cpu().numpy()
-    mask = hysteresis(dn, lv)
     ah, aw = dn.shape
+    mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
     if opts.cleanup > 0:
         mask = R.open_close(mask, max(1, _radius(0.0015 * opts.cleanup, ah, aw)),
                             _radius(0.006 * opts.cleanup, ah, aw))

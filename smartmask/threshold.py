@@ -46,17 +46,28 @@ def manual_levels(threshold: float) -> Levels:
     return Levels(0.5 * threshold, threshold, 0.0)
 
 
-def hysteresis(d: np.ndarray, levels: Levels) -> np.ndarray:
-    """Pixels above ``low`` that are connected (8-neighbourhood) to a pixel above ``high``.
+def hysteresis(d: np.ndarray, levels: Levels, reach: int = 0) -> np.ndarray:
+    """Pixels above ``low`` connected (8-neighbourhood) to a pixel above ``high``.
 
-    Connected-component labelling is inherently sequential, so this runs on the CPU (OpenCV) on
-    the analysis-resolution map, which is small.
+    With ``reach`` > 0 a region grows at most that many pixels away from its strong seed, so weak
+    evidence can fill a garment but cannot creep along faint background texture across the frame.
+    Connected components and flood fills are sequential, so this runs on the CPU (OpenCV) on the
+    analysis-resolution map, which is small.
     """
     weak = (d > levels.low).astype(np.uint8)
-    n, labels = cv2.connectedComponents(weak, connectivity=8)
-    if n <= 1:
-        return np.zeros(d.shape, bool)
-    strong = np.zeros(n, bool)
-    strong[np.unique(labels[d > levels.high])] = True
-    strong[0] = False
-    return strong[labels]
+    strong = (d > levels.high).astype(np.uint8)
+    if reach <= 0:
+        n, labels = cv2.connectedComponents(weak, connectivity=8)
+        keep = np.zeros(n, bool)
+        keep[np.unique(labels[strong > 0])] = True
+        keep[0] = False
+        return keep[labels]
+    # geodesic dilation of the seeds inside the weak mask, ``reach`` steps of one pixel
+    grown = strong & weak
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(reach):
+        nxt = cv2.dilate(grown, kernel) & weak
+        if np.array_equal(nxt, grown):
+            break
+        grown = nxt
+    return grown.astype(bool)
