@@ -90,19 +90,6 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.array(Image.open(path).convert("RGB"))
 
 
-def _upstream(prompt: dict, node_id: str) -> set[str]:
-    """Class types of every node that feeds ``node_id``, directly or not."""
-    seen, todo, kinds = set(), [node_id], set()
-    while todo:
-        nid = todo.pop()
-        for value in prompt[nid]["inputs"].values():
-            if isinstance(value, list) and len(value) == 2 and str(value[0]) in prompt and str(value[0]) not in seen:
-                seen.add(str(value[0]))
-                kinds.add(prompt[str(value[0])]["class_type"])
-                todo.append(str(value[0]))
-    return kinds
-
-
 # ---------------------------------------------------------------------------------- (a)
 def test_object_info_lists_every_smart_mask_node_with_tooltips(comfy):
     info = comfy.object_info()
@@ -124,14 +111,31 @@ def test_object_info_lists_every_smart_mask_node_with_tooltips(comfy):
 
 
 # ---------------------------------------------------------------------------------- (b)
-def test_basic_example_workflow_matches_command_line(comfy, tmp_path):
+@pytest.fixture(scope="module")
+def cli_composite(comfy, tmp_path_factory) -> np.ndarray:
+    """``python -m smartmask composite examples/original.png examples/edited.png -o OUT.png``.
+
+    Every setting at its default. Two flags change no setting: they give the command line the
+    server's device (the CPU) and the server's face model (YuNet, in its models folder)."""
+    out = tmp_path_factory.mktemp("cli") / "out.png"
+    cmd = [sys.executable, "-m", "smartmask", "composite", "examples/original.png", "examples/edited.png",
+           "-o", str(out), "--device", "cpu", "--model-dir", str(comfy.base_dir / "models" / "facedetection")]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "SMARTMASK_OFFLINE": "1"})
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return read_rgb(out)
+
+
+@pytest.mark.parametrize("workflow_name", ["smart_mask_basic.json", "smart_mask_auto.json"])
+def test_example_workflow_matches_command_line(comfy, cli_composite, workflow_name):
     info = comfy.object_info()
-    assert BASIC_WORKFLOW.is_file(), f"{BASIC_WORKFLOW} is missing"
-    prompt = ui_to_api(load_workflow(BASIC_WORKFLOW), info)
+    path = WORKFLOWS / workflow_name
+    assert path.is_file(), f"{path} is missing"
+    prompt = ui_to_api(load_workflow(path), info)
 
     # The workflow loads the example pair by name: upload the two files under those names.
-    loads = {nid: n for nid, n in prompt.items() if n["class_type"] == "LoadImage"}
-    assert sorted(n["inputs"]["image"] for n in loads.values()) == ["edited.png", "original.png"], loads
+    loads = [n["inputs"]["image"] for n in prompt.values() if n["class_type"] == "LoadImage"]
+    assert sorted(loads) == ["edited.png", "original.png"], loads
     upload_example_pair(comfy)
 
     # The comparison with the command line only holds if the workflow keeps every default.
@@ -145,32 +149,21 @@ def test_basic_example_workflow_matches_command_line(comfy, tmp_path):
                 continue
             if value != default and not (isinstance(default, float) and abs(value - default) < 1e-9):
                 changed.append(f"node {nid} {n['class_type']}.{name} = {value!r}, default {default!r}")
-    assert not changed, "the basic workflow does not use the defaults:\n" + "\n".join(changed)
+    assert not changed, f"{workflow_name} does not use the defaults:\n" + "\n".join(changed)
 
     entry = comfy.run(prompt, timeout=300)
-    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "basic workflow")
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, workflow_name)
 
-    # The SaveImage fed by the composite (directly or through the auto node) holds the result.
-    saves = [nid for nid, n in prompt.items() if n["class_type"] == "SaveImage"
-             and _upstream(prompt, nid) & {"SmartMaskComposite", "SmartMaskAuto"}]
-    assert saves, f"no SaveImage after a composite in the basic workflow: {prompt}"
-    result_node = next((nid for nid in saves if prompt[nid]["inputs"]["images"][0] in
-                        [k for k, v in prompt.items() if v["class_type"] in ("SmartMaskComposite", "SmartMaskAuto")]),
-                       saves[0])
-    images = comfy.output_images(entry, result_node)
+    # The result: the SaveImage fed by the composite's (or the auto node's) image output.
+    composites = {nid for nid, n in prompt.items() if n["class_type"] in ("SmartMaskComposite", "SmartMaskAuto")}
+    saves = [nid for nid, n in prompt.items()
+             if n["class_type"] == "SaveImage" and n["inputs"]["images"] in ([c, 0] for c in composites)]
+    assert len(saves) == 1, f"expected one SaveImage of the composite in {workflow_name}, found {saves}"
+    images = comfy.output_images(entry, saves[0])
     assert len(images) == 1, f"expected one saved composite, got {len(images)}"
     served = images[0][..., :3]
 
-    # The command line with its defaults. Two flags change no setting: they make it use the same
-    # device as the server (--cpu) and the same face model (YuNet, in the server's models folder).
-    out = tmp_path / "cli.png"
-    cmd = [sys.executable, "-m", "smartmask", "composite", "examples/original.png", "examples/edited.png",
-           "-o", str(out), "--device", "cpu", "--model-dir", str(comfy.base_dir / "models" / "facedetection")]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "SMARTMASK_OFFLINE": "1"})
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    cli = read_rgb(out)
-
+    cli = cli_composite
     assert served.shape == cli.shape, f"server {served.shape} vs command line {cli.shape}"
     diff = np.abs(served.astype(int) - cli.astype(int))
     assert diff.max() <= 1, (f"server result differs from the command line: max {diff.max()}/255 at "
