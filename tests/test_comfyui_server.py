@@ -255,3 +255,52 @@ def test_face_guard_finds_the_face_with_yunet(comfy):
     found = re.search(r"faces protected: (\d+) \(detector: (\w+)\)", text)
     assert found, f"Face Guard did not report its faces: {text!r}"
     assert int(found.group(1)) >= 1 and found.group(2) == "yunet", f"expected faces found by YuNet: {text!r}"
+
+
+# ---------------------------------------------------------------------------------- converter
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_workflow_converter_agrees_with_the_editor(comfy):
+    """``tests/workflow_api.py`` gives, for every example workflow, the prompt that ComfyUI's own
+    editor (front end 1.32.9, in Debian's headless Chromium) builds with ``app.graphToPrompt()``."""
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: run `bash scripts/setup_env.sh` as root"
+    from playwright.sync_api import sync_playwright
+    from urllib.parse import urlparse
+
+    info = comfy.object_info()
+    upload_example_pair(comfy)
+    paths = sorted(WORKFLOWS.glob("*.json"))
+    assert paths, f"no workflows in {WORKFLOWS}"
+
+    def loopback_only(route):
+        url = urlparse(route.request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in ("127.0.0.1", "localhost"):
+            route.abort()
+        else:
+            route.continue_()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", loopback_only)
+            page.goto(comfy.url + "/", wait_until="load")
+            page.wait_for_function("() => window.comfyAPI?.app?.app?.graph"
+                                   " && window.LiteGraph?.registered_node_types?.SmartMaskAuto", timeout=90_000)
+            for path in paths:
+                workflow = load_workflow(path)
+                editor = page.evaluate("""async (workflow) => {
+                    const app = window.comfyAPI.app.app;
+                    await app.loadGraphData(workflow);
+                    return (await app.graphToPrompt()).output;
+                }""", workflow)
+                ours = ui_to_api(workflow, info)
+                strip = lambda prompt: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
+                assert strip(ours) == strip(editor), (
+                    f"{path.name}: converter and editor disagree\nours:   {json.dumps(strip(ours), sort_keys=True)}\n"
+                    f"editor: {json.dumps(strip(editor), sort_keys=True)}")
+        finally:
+            browser.close()
