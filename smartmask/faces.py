@@ -7,8 +7,9 @@ detects faces on the original image and subtracts a soft face-shaped region from
 The region is an ellipse built from the five landmarks (eyes, nose, mouth corners), not the
 detector's box: a box cuts a hard rectangle through hair and neck, and boxes differ between
 detectors by tens of pixels, while landmark geometry gives the face's true centre, size and roll.
-The ellipse is sized to reach from the forehead to the chin and roughly ear to ear but to stop at
-the jaw, so an edit of the neckline or collar can still come right up to the face.
+The ellipse is sized to reach from the forehead to the chin and across the cheeks up to the ears,
+but to stop at the jaw, so an edit of the neckline, collar, earrings or hair can still come right up
+to the face.
 
 Detection itself lives in ``face_detect`` (OpenCV, CPU); the mask math here is torch on whatever
 device the inputs are on.
