@@ -7,7 +7,8 @@ there), so a test run never writes into the checkout nor into a user's ComfyUI c
 * the pack (the repository root) is linked into ``<base>/custom_nodes/smart_mask``;
 * the YuNet face model is copied from ``../shared/models/`` (beside the repository) into
   ``<base>/models/facedetection/`` when that file exists (``yunet_model`` says whether it did);
-* the server runs with ``SMARTMASK_OFFLINE=1`` so the pack never tries to download anything.
+* the server runs with ``SMARTMASK_OFFLINE=1`` so the pack never tries to download anything;
+* ``--cache-none``: every prompt executes all its nodes, so tests do not depend on their order.
 
 ComfyUI comes from ``$COMFYUI_PATH`` when set, else from ``.cache/comfyui`` (installed by
 ``scripts/setup_env.sh``). The Python that runs it is ``$COMFYUI_PYTHON`` when set, else the
@@ -154,6 +155,9 @@ class ComfyServer:
                 "--disable-api-nodes",
                 "--database-url", "sqlite:///:memory:",
                 "--base-directory", str(self.base_dir),
+                # Every prompt runs every node: a test sees its nodes' outputs and UI messages
+                # however many earlier tests queued the same nodes on this server.
+                "--cache-none",
             ]
             with open(self.log_path, "ab") as log:
                 log.write(f"\n=== {' '.join(cmd)}\n".encode())
