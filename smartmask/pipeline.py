@@ -26,6 +26,9 @@ from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 # How far (fraction of the diagonal) weak evidence may extend a strongly changed region.
 GROW_REACH = 0.015
+# Clean-up radii (fractions of the diagonal): the opening removes specks and thin slivers of
+# re-rendered texture along an edit's border, the closing bridges small gaps inside an edit.
+OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
 
 
 @dataclass
@@ -110,8 +113,8 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
     ah, aw = dn.shape
     mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
     if opts.cleanup > 0:
-        mask = R.open_close(mask, max(1, _radius(0.0015 * opts.cleanup, ah, aw)),
-                            _radius(0.006 * opts.cleanup, ah, aw))
+        mask = R.open_close(mask, max(1, _radius(OPEN_RADIUS * opts.cleanup, ah, aw)),
+                            _radius(CLOSE_RADIUS * opts.cleanup, ah, aw))
     if opts.fill_holes:
         mask = R.fill_holes(mask)
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
