@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..smartmask.pipeline import composite
 from ._comfy import to_compute, to_output
+from ._ui import preview_ui
 
 
 class SmartMaskComposite:
@@ -32,4 +33,6 @@ class SmartMaskComposite:
 
     def run(self, original, edited, mask, method, resize_edited):
         original, edited, mask = to_compute(original, edited, mask)
-        return to_output(composite(original, edited, mask, method, resize_edited))
+        image = composite(original, edited, mask, method, resize_edited)
+        return {"ui": preview_ui("composite", original=original, result=image, mask=mask),
+                "result": to_output(image)}

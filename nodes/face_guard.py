@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..smartmask.faces import DEFAULT_PADDING, DEFAULT_SOFTNESS, guard_faces
 from ._comfy import face_model_dirs, progress, to_compute, to_output
+from ._ui import preview_ui
 
 
 class SmartMaskFaceGuard:
@@ -43,4 +44,5 @@ class SmartMaskFaceGuard:
         text = f"faces protected: {sum(counts)} (detector: {info['detector']})"
         if info.get("message"):
             text += "\n" + info["message"]
-        return {"ui": {"text": [text]}, "result": to_output(guarded, faces)}
+        ui = preview_ui("faceguard", text, original=image, mask=guarded, faces=faces)
+        return {"ui": ui, "result": to_output(guarded, faces)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..smartmask.pipeline import FeatherOptions, MaskOptions, auto, difference_mask
 from ._comfy import face_model_dirs, progress, to_compute, to_output
+from ._ui import preview_ui
 
 CATEGORY = "Smart Mask"
 
@@ -62,8 +63,9 @@ class SmartMaskDifference:
     def run(self, original, edited, **kw):
         original, edited = to_compute(original, edited)
         res = difference_mask(original, edited, mask_options(**kw), progress(original.shape[0]))
-        text = res.describe()
-        return {"ui": {"text": [text]}, "result": to_output(res.mask, res.heatmap, res.aligned)}
+        ui = preview_ui("difference", res.describe(), {"result": "aligned edit"}, original=original,
+                        result=res.aligned, mask=res.mask, heatmap=res.heatmap)
+        return {"ui": ui, "result": to_output(res.mask, res.heatmap, res.aligned)}
 
 
 class SmartMaskAuto:
@@ -102,5 +104,6 @@ class SmartMaskAuto:
         res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
                    faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
                    progress=progress(original.shape[0]))
-        return {"ui": {"text": [res.describe()]},
-                "result": to_output(res.image, res.mask, res.diff.heatmap, res.diff.aligned, res.faces)}
+        ui = preview_ui("auto", res.describe(), original=original, result=res.image, mask=res.mask,
+                        heatmap=res.diff.heatmap, faces=res.faces)
+        return {"ui": ui, "result": to_output(res.image, res.mask, res.diff.heatmap, res.diff.aligned, res.faces)}
