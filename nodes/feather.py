@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..smartmask.feather import feather
-from ..smartmask.pipeline import FeatherOptions, feather_mask
+from ..smartmask.pipeline import FeatherOptions, exclude_after, feather_mask
 from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
 from ._comfy import to_compute, to_output
 
@@ -31,6 +31,8 @@ class SmartMaskFeather:
             },
             "optional": {
                 "image": ("IMAGE", {"tooltip": "Guide for the edge-aware step: the ORIGINAL image."}),
+                "exclude": ("MASK", {"tooltip": "Areas forced back to 0 AFTER feathering, so the soft edge never spreads "
+                                                "into them: connect Face Guard's 'faces' output here."}),
             },
         }
 
@@ -41,14 +43,16 @@ class SmartMaskFeather:
     CATEGORY = "Smart Mask"
     DESCRIPTION = "Grow or shrink, close gaps and feather a mask; optionally edge-aware on the original image."
 
-    def run(self, mask, size_mode, grow, feather, close_gaps, edge_aware, image=None):
-        mask, image = to_compute(mask, image)
+    def run(self, mask, size_mode, grow, feather, close_gaps, edge_aware, image=None, exclude=None):
+        mask, image, exclude = to_compute(mask, image, exclude)
+        return to_output(exclude_after(self._shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image), exclude))
+
+    @staticmethod
+    def _shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image):
         use_guide = edge_aware and image is not None
         if size_mode == "auto":
             out = feather_mask(mask, image if use_guide else None, FeatherOptions(edge_aware=use_guide))
-            if image is None:
-                out = feather_mask(mask, None, FeatherOptions(edge_aware=False))
-            return to_output(out)
+            return out
         m = as_mask(mask)
         guide = None
         if use_guide:
@@ -57,5 +61,4 @@ class SmartMaskFeather:
             guide, m = expand_batch(guide, n), expand_batch(m, n)
             m = match_mask(m, *guide.shape[1:3])
         radius = max(1, int(round(0.004 * math.hypot(*m.shape[1:3])))) if use_guide else 0
-        return to_output(feather(m, grow_px=grow, feather_px=feather, close_px=close_gaps, guide=guide,
-                                 edge_radius=radius))
+        return feather(m, grow_px=grow, feather_px=feather, close_px=close_gaps, guide=guide, edge_radius=radius)

@@ -143,6 +143,16 @@ def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: Fe
                    edge_radius=max(1, int(round(0.004 * diag))) if guide is not None else 0)
 
 
+def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
+    """``mask * (1 - exclude)``: applied after feathering, so a soft edge never reaches a protected area."""
+    if exclude is None:
+        return mask
+    ex = as_mask(exclude, "exclude")
+    n = batch_size(mask, ex)
+    mask, ex = expand_batch(mask, n), expand_batch(ex, n)
+    return mask * (1.0 - match_mask(ex.to(mask.device), *mask.shape[1:3], "exclude"))
+
+
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
               resize: bool = True) -> torch.Tensor:
     """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband')."""
@@ -187,9 +197,8 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
         mask, face_mask, info = guard_faces(o, mask, protect, detector=face_detector if faces else "none",
                                             model_dirs=model_dirs)
     soft = feather_mask(mask, o, feather_opts)
-    # the feather may spread back over a protected face: faces win
-    soft = soft * (1.0 - face_mask)
-    if protect is not None:
-        soft = soft * (1.0 - match_mask(expand_batch(as_mask(protect, "protect"), soft.shape[0]), *soft.shape[1:3]))
+    # the feather may spread back over a protected face: faces (and protect) win
+    soft = exclude_after(soft, face_mask)
+    soft = exclude_after(soft, protect)
     image = composite(o, diff.aligned, soft, method)
     return AutoResult(image, soft, diff, face_mask, info)

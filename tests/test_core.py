@@ -204,3 +204,11 @@ def test_feather_scales_with_image_size():
     fs, fb = feather_mask(small), feather_mask(big)
     width = lambda f: ((f > 0.05) & (f < 0.95)).sum().item() / math.sqrt(f.numel())  # noqa: E731
     assert width(fb) > 2 * width(fs)
+
+
+def test_exclusion_after_feather_keeps_faces_untouched():
+    from smartmask.pipeline import exclude_after
+    m = box_region(64, 64, 10, 50, 10, 50)
+    face = box_region(64, 64, 0, 20, 0, 64)
+    soft = exclude_after(feather_mask(m), face)
+    assert soft[:, :20].max() == 0 and soft[0, 35, 30] == 1
