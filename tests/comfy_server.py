@@ -142,7 +142,6 @@ class ComfyServer:
             HF_HUB_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",
             PYTHONUNBUFFERED="1",
-            PYTHONDONTWRITEBYTECODE="1",
         )
         for attempt in range(3):  # the free port may be taken between probing and binding
             self.port = _free_port()
