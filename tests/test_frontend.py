@@ -12,7 +12,9 @@ would leave the loopback interface is blocked. The tests check that
   and after differ where the slider swept and nowhere else; the overlay toggle tints the mask;
 * with a batch, the frame arrows change the frame shown.
 
-Screenshots of the widget for the README are written into ``docs/``.
+Screenshots of the widget for the README are written into ``docs/`` when they are missing there
+or when ``SMARTMASK_UPDATE_SCREENSHOTS=1`` is set (otherwise into pytest's temporary folder, so that
+a test run leaves the checkout as it was).
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def editor(comfy, tmp_path_factory):
     _post_setting(comfy, "Comfy.TutorialCompleted", True)
     _post_setting(comfy, "Comfy.Minimap.Visible", False)
     profile = tmp_path_factory.mktemp("chromium-profile")
+    _SCRATCH["dir"] = tmp_path_factory.mktemp("screenshots")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -298,6 +301,17 @@ def shot(ed: Editor, r: dict, path: Path | None = None) -> np.ndarray:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
     return np.array(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def doc_shot(name: str) -> Path:
+    """Where the README screenshot ``name`` goes: ``docs/`` when it is missing or asked for, else a temp folder."""
+    target = DOCS / name
+    if os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not target.exists():
+        return target
+    return Path(_SCRATCH["dir"]) / name
+
+
+_SCRATCH: dict = {}
 
 
 def fetch_preview(ed: Editor, ref: dict, size: tuple[int, int]) -> np.ndarray:
@@ -516,10 +530,10 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
               - np.linalg.norm(tinted[inside].astype(np.float64) - tint, axis=1))
     assert closer.mean() > 30, f"the overlay does not tint towards {MASK_TINT} ({closer.mean():.1f})"
     assert (d[outside] > 2).mean() < 0.01, "the overlay changed pixels outside the mask"
-    shot(ed, node_client_rect(ed, comp_id), DOCS / "compare_overlay.png")
+    shot(ed, node_client_rect(ed, comp_id), doc_shot("compare_overlay.png"))
     click_button(ed, comp_id, "overlay")
     drag(ed, img["x"] + img["w"] * 0.45, img["x"] + img["w"] * 0.4, y)
-    shot(ed, node_client_rect(ed, comp_id), DOCS / "compare_widget.png")
+    shot(ed, node_client_rect(ed, comp_id), doc_shot("compare_widget.png"))
 
     # The Difference node's views: the heat-map, then the mask, each a different picture.
     focus_node(ed, diff_id, width=420)
@@ -528,7 +542,7 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     assert st["view"] == "heatmap"
     rect = to_client(ed, diff_id, st["image"])
     heat = shot(ed, rect)
-    shot(ed, node_client_rect(ed, diff_id), DOCS / "difference_heatmap.png")
+    shot(ed, node_client_rect(ed, diff_id), doc_shot("difference_heatmap.png"))
     click_button(ed, diff_id, "view:mask")
     st = wait_ready(ed, diff_id)
     shown_mask = shot(ed, rect).astype(np.float64)
@@ -563,7 +577,7 @@ def test_auto_workflow_shows_threshold_faces_and_heatmap(editor):
     assert st["view"] == "heatmap"
     heat = shot(ed, rect)
     assert np.abs(heat.astype(int) - compare.astype(int)).max(axis=2).mean() > 10, "the heat-map view looks like compare"
-    shot(ed, node_client_rect(ed, auto_id), DOCS / "auto_heatmap.png")
+    shot(ed, node_client_rect(ed, auto_id), doc_shot("auto_heatmap.png"))
     assert not ed.own_errors(), "\n".join(ed.own_errors())
 
 
