@@ -27,7 +27,10 @@ Cases (each in its own subprocess, so peak memory is that case's own):
     bare         a bare alpha composite ``O + (E - O) * m`` of the same tensors: the memory-bandwidth floor
 
 Times are medians over the repeats, after one untimed first run (which also loads the face model
-and measures memory). Peak memory is what the case adds on top of its inputs: on the CPU the rise
+and measures memory); a case whose first run is slower than ``--budget`` seconds gets fewer
+repeats, or is timed by that first run alone (flagged ``*``), so a slow pipeline cannot make a
+full run take hours. A "cpu" column gives the process CPU time too: on a machine shared with
+other work it moves less than wall-clock time. Peak memory is what the case adds on top of its inputs: on the CPU the rise
 of the process's peak resident set (``VmHWM``, reset just before the case, or ``ru_maxrss``),
 on CUDA ``torch.cuda.max_memory_allocated``.
 
@@ -319,10 +322,10 @@ def run_child(args) -> None:
     peak = CudaPeak(torch) if dev.type == "cuda" else CpuPeak()
     with peak:
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         sync()
-        first = time.perf_counter() - t0
+        first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     result["peak_mb"] = peak.mb
     result["first_s"] = first
     if case == "auto":
@@ -334,14 +337,22 @@ def run_child(args) -> None:
         np.save(data / "soft_mask.npy", out.mask.cpu().numpy())
         result["note"] = out.describe().splitlines()[-1] + "; " + d.describe().splitlines()[0]
     del out
-    times = []
-    for _ in range(args.repeats):
+    # slow cases get fewer repeats so a full run stays within minutes; a case slower than the
+    # budget is timed by its first run alone (then reported with n = 1 and flagged)
+    repeats = min(args.repeats, int(args.budget // max(first, 1e-3)))
+    times, cpu = [], []
+    for _ in range(repeats):
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         sync()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    if not times:
+        times, cpu = [first], [first_cpu]
+        result["first_run_only"] = True
     result["times"] = times
+    result["cpu_times"] = cpu
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -384,9 +395,9 @@ def default_model_dirs() -> list[str]:
     return out
 
 
-def run_case(case, size, device, data: Path, repeats: int, model_dirs, timeout: float):
+def run_case(case, size, device, data: Path, repeats: int, model_dirs, timeout: float, budget: float):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--data", str(data),
-           "--device", device, "--repeats", str(repeats)]
+           "--device", device, "--repeats", str(repeats), "--budget", str(budget)]
     for d in model_dirs:
         cmd += ["--model-dir", d]
     env = dict(os.environ, SMARTMASK_OFFLINE="1")
@@ -418,6 +429,8 @@ def main(argv=None) -> None:
     ap.add_argument("--model-dir", action="append", default=None,
                     help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: ../shared/models, ./models)")
     ap.add_argument("--json", help="also write all results to this JSON file")
+    ap.add_argument("--budget", type=float, default=40,
+                    help="seconds of timed repeats per case (fewer repeats for slow cases; default 40)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case before it is abandoned")
     # internal: one case in a child process
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -476,12 +489,13 @@ def main(argv=None) -> None:
                 for case in cases:
                     if case == "seed" and not device.startswith("cpu"):
                         continue
-                    r = run_case(case, size, device, data, reps, model_dirs, args.timeout)
+                    r = run_case(case, size, device, data, reps, model_dirs, args.timeout, args.budget)
                     r["size"] = size_label(size)
                     r["frames"] = n
                     if r.get("times"):
                         r["median_s"] = statistics.median(r["times"])
                         r["min_s"] = min(r["times"])
+                        r["cpu_s"] = statistics.median(r["cpu_times"])
                     results.append(r)
                     msg = r.get("error") or (f"median {fmt_ms(r['median_s'])} ms, peak +{r['peak_mb']:.0f} MB")
                     print(f"#   {device:5s} {case:11s} {msg}", flush=True)
@@ -498,14 +512,18 @@ def main(argv=None) -> None:
         return None
 
     print()
-    print(f"{'size':>12} {'device':>6} {'case':>11} {'median ms':>10} {'min ms':>9} {'ms/frame':>9} {'n':>3} {'peak MB':>8}")
+    print(f"{'size':>12} {'device':>6} {'case':>11} {'median ms':>10} {'min ms':>9} {'cpu ms':>9} {'ms/frame':>9} {'n':>3} {'peak MB':>8}")
     for r in results:
         if "median_s" not in r:
             print(f"{r['size']:>12} {r['device']:>6} {r['case']:>11}  error: {r.get('error')}")
             continue
         per_frame = r["median_s"] / r["frames"]
+        n = f"{len(r['times'])}{'*' if r.get('first_run_only') else ''}"
         print(f"{r['size']:>12} {r['device']:>6} {r['case']:>11} {fmt_ms(r['median_s']):>10} {fmt_ms(r['min_s']):>9} "
-              f"{fmt_ms(per_frame):>9} {len(r['times']):>3} {r['peak_mb']:>8.0f}")
+              f"{fmt_ms(r['cpu_s']):>9} {fmt_ms(per_frame):>9} {n:>3} {r['peak_mb']:>8.0f}")
+    if any(r.get("first_run_only") for r in results):
+        print("(* timed by the untimed-warm-up run alone: slower than --budget)")
+    print("(median/min: wall-clock; cpu: process CPU time summed over threads; peak: memory added on top of the inputs)")
     print()
     print(f"{'size':>12} {'device':>6} {'seed/auto':>10} {'auto/bare':>10}")
     for size in sizes:
