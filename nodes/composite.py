@@ -21,6 +21,10 @@ class SmartMaskComposite:
                 "resize_edited": ("BOOLEAN", {"default": True,
                                               "tooltip": "Resize an edited image of another size to the original's size. "
                                                          "Off: a size mismatch is an error."}),
+                "harmonize": ("BOOLEAN", {"default": True,
+                                          "tooltip": "Match the edit's colour and exposure to the original near the seam "
+                                                     "(the editor's drift, fitted outside the mask, fades out a short way "
+                                                     "inside the edit). Pixels outside the mask are never changed."}),
             },
         }
 
@@ -31,8 +35,8 @@ class SmartMaskComposite:
     CATEGORY = "Smart Mask"
     DESCRIPTION = "Composite the edit into the original: pixel-identical to the original where the mask is 0."
 
-    def run(self, original, edited, mask, method, resize_edited):
+    def run(self, original, edited, mask, method, resize_edited, harmonize=True):
         original, edited, mask = to_compute(original, edited, mask)
-        image = composite(original, edited, mask, method, resize_edited)
+        image = composite(original, edited, mask, method, resize_edited, harmonize)
         return {"ui": preview_ui("composite", original=original, result=image, mask=mask),
                 "result": to_output(image)}

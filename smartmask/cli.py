@@ -55,6 +55,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--close", type=float, default=f.close, help="gap closing radius, fraction of the diagonal")
     g.add_argument("--no-edge-aware", action="store_true", help="plain gaussian feather, no guided filter")
     g.add_argument("--method", choices=("alpha", "multiband"), default="alpha", help="composite method")
+    g.add_argument("--no-harmonize", action="store_true", help="do not match the edit's colours to the original at the seam")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda when available), cpu, cuda, ...")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
@@ -67,6 +68,7 @@ def options_from(a) -> dict:
         feather_opts=FeatherOptions(grow=a.grow, feather=a.feather, close=a.close, edge_aware=not a.no_edge_aware),
         faces=not a.no_faces, face_detector=a.face_detector,
         model_dirs=a.model_dir if a.model_dir else default_model_dirs(), method=a.method,
+        harmonize=not a.no_harmonize,
     )
 
 

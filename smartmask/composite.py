@@ -9,10 +9,16 @@ original wherever the mask is exactly 0.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from .blur import gaussian_blur
+from .blur import downscale, gaussian_blur
+from .difference import ANALYSIS_LONG_SIDE, compensate_drift
+
+# Width (fraction of the diagonal) of the band inside the edit over which the seam is harmonised.
+HARMONIZE_BAND = 0.005
 
 
 def alpha_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -52,3 +58,30 @@ def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torc
     out = out.permute(0, 2, 3, 1).clamp(0, 1)
     mk = mask.unsqueeze(-1)
     return torch.where(mk <= 0, original, torch.where(mk >= 1, edited, out))
+
+
+def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
+                   band: float = HARMONIZE_BAND) -> torch.Tensor:
+    """Pull the edit's colours towards the original's near the mask boundary only.
+
+    The editor's colour/exposure drift is fitted where the mask is 0 (gain and offset per channel
+    plus a smooth lighting field, at analysis resolution); it is undone fully at the seam and fades
+    out over ``band`` (fraction of the diagonal) inside the edit, so both sides of the seam match
+    while the edit itself keeps its own colours. The composite is still exactly the original
+    wherever the mask is 0.
+    """
+    h, w = mask.shape[1:3]
+    if not bool((mask > 0).any()):
+        return edited
+    o = downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+    e = downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+    outside = (downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE) <= 1e-3).float()
+    if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
+        return edited
+    shift = compensate_drift(o, e, outside) - e
+    shift = F.interpolate(shift, size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    width = max(1.0, band * math.hypot(h, w))
+    hard = (mask > 0.5).float().unsqueeze(1)
+    inner = gaussian_blur(hard, width)[:, 0]  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
+    weight = (2.0 * (1.0 - inner)).clamp(0, 1).unsqueeze(-1)
+    return (edited + shift * weight).clamp(0, 1)

@@ -61,11 +61,15 @@ def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> torch.
     return e * gain[..., None, None] + offset[..., None, None]
 
 
-def compensate_drift(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """Edited image ``[N, 3, H, W]`` with global colour/exposure drift and smooth lighting drift removed."""
-    w = _unchanged_weights(o, e)
+def compensate_drift(o: torch.Tensor, e: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """Edited image ``[N, 3, H, W]`` with global colour/exposure drift and smooth lighting drift removed.
+
+    ``allowed`` ``[N, 1, H, W]`` (optional) restricts the fit to where it is 1, e.g. outside a known edit.
+    """
+    allowed = 1.0 if allowed is None else allowed
+    w = _unchanged_weights(o, e) * allowed
     e = fit_color_drift(o, e, w)
-    w = _unchanged_weights(o, e)
+    w = _unchanged_weights(o, e) * allowed
     h, wd = o.shape[-2:]
     sigma = 0.03 * math.hypot(h, wd)
     # smooth residual drift (lighting ramps, local tone shifts), learned only where nothing changed

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from . import regions as R
 from .align import Motion, align_batch
 from .blur import downscale
-from .composite import alpha_composite, multiband_composite
+from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, difference_map
 from .feather import feather
 from .preview import heatmap
@@ -92,7 +92,6 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     else:
         motions = [Motion(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0, 0.0)] * o.shape[0]
     masks, heats, levels = [], [], []
-    h, w = o.shape[1:3]
     for i in range(o.shape[0]):
         m, heat, lv = _frame_mask(o[i:i + 1], e[i:i + 1], opts)
         masks.append(m)
@@ -154,13 +153,16 @@ def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Ten
 
 
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
-              resize: bool = True) -> torch.Tensor:
-    """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband')."""
+              resize: bool = True, harmonize: bool = True) -> torch.Tensor:
+    """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband'),
+    with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off."""
     o, e = prepare_pair(original, edited, resize)
     m = as_mask(mask)
     n = batch_size(o, m)
     o, e, m = expand_batch(o, n), expand_batch(e, n), expand_batch(m, n)
     m = match_mask(m, *o.shape[1:3]).to(o.device)
+    if harmonize:
+        e = harmonize_seam(o, e, m)
     if method == "alpha":
         return alpha_composite(o, e, m)
     if method == "multiband":
@@ -184,7 +186,8 @@ class AutoResult:
 
 def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
          feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
-         model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", progress=None) -> AutoResult:
+         model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", harmonize: bool = True,
+         progress=None) -> AutoResult:
     """The whole default pipeline: difference -> face guard -> feather -> composite."""
     diff = difference_mask(original, edited, mask_opts, progress)
     o = as_image(original, "original")
@@ -200,5 +203,5 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
     # the feather may spread back over a protected face: faces (and protect) win
     soft = exclude_after(soft, face_mask)
     soft = exclude_after(soft, protect)
-    image = composite(o, diff.aligned, soft, method)
+    image = composite(o, diff.aligned, soft, method, harmonize=harmonize)
     return AutoResult(image, soft, diff, face_mask, info)

@@ -212,3 +212,18 @@ def test_exclusion_after_feather_keeps_faces_untouched():
     face = box_region(64, 64, 0, 20, 0, 64)
     soft = exclude_after(feather_mask(m), face)
     assert soft[:, :20].max() == 0 and soft[0, 35, 30] == 1
+
+
+def test_harmonize_matches_seam_and_keeps_edit_interior():
+    from smartmask.composite import harmonize_seam
+    o = photo(256)
+    region = box_region(256, 256, 60, 200, 60, 200)
+    e = drifted_edit(o, region) * 0.9  # the editor also darkened everything by 10 %
+    h = harmonize_seam(o, e, region)
+    outside = region[0] == 0
+    c = composite(o, e, region, harmonize=True)
+    assert torch.equal(c[0][outside], o[0][outside]), "the composite stays exactly the original outside the mask"
+    seam = (slice(70, 190), slice(60, 62))  # the first columns inside the left edge
+    ratio = lambda x: (x[0][seam].mean() / e[0][seam].mean()).item()  # noqa: E731
+    assert ratio(h) > 1.04, "at the seam the darkening is undone"
+    assert torch.allclose(h[0, 110:150, 110:150], e[0, 110:150, 110:150], atol=1e-3), "the interior keeps the edit"
