@@ -1,6 +1,8 @@
 """Face Guard: remove faces (and any protect mask) from an edit mask."""
 from __future__ import annotations
 
+import torch
+
 from ..smartmask.faces import DEFAULT_PADDING, DEFAULT_SOFTNESS, guard_faces
 from ._comfy import face_model_dirs, progress, to_compute, to_output
 from ._ui import preview_ui
@@ -12,7 +14,6 @@ class SmartMaskFaceGuard:
         return {
             "required": {
                 "image": ("IMAGE", {"tooltip": "The ORIGINAL image: faces are found where they were before the edit."}),
-                "mask": ("MASK", {"tooltip": "The edit mask to protect faces from (e.g. from Difference Mask)."}),
                 "detector": (["auto", "yunet", "mtcnn", "none"], {
                     "default": "auto",
                     "tooltip": "auto: YuNet when models/facedetection/face_detection_yunet_2023mar.onnx is present "
@@ -24,6 +25,8 @@ class SmartMaskFaceGuard:
                                        "tooltip": "Width of the soft edge of each face ellipse, as a fraction of the face size."}),
             },
             "optional": {
+                "mask": ("MASK", {"tooltip": "The edit mask to protect faces from (e.g. from Difference Mask). "
+                                             "Not connected: the output mask is everything except the faces."}),
                 "protect": ("MASK", {"tooltip": "Extra areas to keep original (from the mask editor or any other node)."}),
             },
         }
@@ -36,8 +39,10 @@ class SmartMaskFaceGuard:
     CATEGORY = "Smart Mask"
     DESCRIPTION = "Keeps faces out of the edit: soft ellipses from detector landmarks, so a neckline edit can still reach the jaw."
 
-    def run(self, image, mask, detector, padding, softness, protect=None):
+    def run(self, image, detector, padding, softness, mask=None, protect=None):
         image, mask, protect = to_compute(image, mask, protect)
+        if mask is None:
+            mask = torch.ones(image.shape[:3], device=image.device)
         guarded, faces, info = guard_faces(image, mask, protect, detector=detector, model_dirs=face_model_dirs(),
                                            padding=padding, softness=softness, progress=progress(image.shape[0]))
         counts = info["faces_per_frame"]

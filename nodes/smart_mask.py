@@ -49,7 +49,10 @@ class SmartMaskDifference:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {**PAIR_INPUTS, **MASK_INPUTS}}
+        return {"required": {**PAIR_INPUTS, **MASK_INPUTS},
+                "optional": {"guard": ("MASK", {
+                    "tooltip": "Areas that must stay original, e.g. Face Guard's 'faces': removed from the mask, and "
+                               "near them only strong changes count, so face drift cannot join the edit through the neck."})}}
 
     RETURN_TYPES = ("MASK", "IMAGE", "IMAGE")
     RETURN_NAMES = ("mask", "heatmap", "aligned_edited")
@@ -60,9 +63,9 @@ class SmartMaskDifference:
     CATEGORY = CATEGORY
     DESCRIPTION = "Finds the region an AI edit was meant to change, ignoring drift, noise and small global shifts."
 
-    def run(self, original, edited, **kw):
-        original, edited = to_compute(original, edited)
-        res = difference_mask(original, edited, mask_options(**kw), progress(original.shape[0]))
+    def run(self, original, edited, guard=None, **kw):
+        original, edited, guard = to_compute(original, edited, guard)
+        res = difference_mask(original, edited, mask_options(**kw), progress(original.shape[0]), guard=guard)
         ui = preview_ui("difference", res.describe(), {"result": "aligned edit"}, original=original,
                         result=res.aligned, mask=res.mask, heatmap=res.heatmap)
         return {"ui": ui, "result": to_output(res.mask, res.heatmap, res.aligned)}

@@ -29,6 +29,9 @@ GROW_REACH = 0.015
 # Clean-up radii (fractions of the diagonal): the opening removes specks and thin slivers of
 # re-rendered texture along an edit's border, the closing bridges small gaps inside an edit.
 OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
+# Near a guarded area (a face), within this fraction of the area's own radius, a change must be this
+# many times stronger to count: editors drift faces, and the drift runs down the neck.
+NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR = 0.6, 2.0
 
 
 @dataclass
@@ -83,17 +86,27 @@ def _radius(frac: float, h: int, w: int) -> int:
 
 
 def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
-                    progress=None) -> DiffResult:
-    """Binary edit mask from an original and an edited image (batches of frames welcome)."""
+                    progress=None, guard: torch.Tensor | None = None) -> DiffResult:
+    """Binary edit mask from an original and an edited image (batches of frames welcome).
+
+    ``guard`` (optional ``[B, H, W]``, e.g. Face Guard's faces) marks areas that must stay original:
+    they are removed from the mask, and close to them only twice the usual evidence counts, so an
+    editor's face drift running down the neck cannot join the face to a garment edit.
+    """
     opts = opts or MaskOptions()
     o, e = prepare_pair(original, edited, opts.resize)
+    if guard is not None:
+        guard = as_mask(guard, "guard")
+        n = batch_size(o, guard)
+        o, e, guard = expand_batch(o, n), expand_batch(e, n), expand_batch(guard, n)
+        guard = match_mask(guard.to(o.device), *o.shape[1:3], "guard")
     if opts.align:
         e, motions = align_batch(o, e)
     else:
         motions = [Motion(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0, 0.0)] * o.shape[0]
     masks, heats, levels = [], [], []
     for i in range(o.shape[0]):
-        m, heat, lv = _frame_mask(o[i:i + 1], e[i:i + 1], opts)
+        m, heat, lv = _frame_mask(o[i:i + 1], e[i:i + 1], opts, None if guard is None else guard[i:i + 1])
         masks.append(m)
         heats.append(heat)
         levels.append(lv)
@@ -102,7 +115,7 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     return DiffResult(torch.cat(masks), torch.cat(heats), e, levels, motions)
 
 
-def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
+def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torch.Tensor | None = None):
     h, w = o.shape[1:3]
     oa = downscale(o.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
     ea = downscale(e.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
@@ -110,6 +123,9 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
+    if guard is not None:
+        ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
+        dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
     if opts.cleanup > 0:
         mask = R.open_close(mask, max(1, _radius(OPEN_RADIUS * opts.cleanup, ah, aw)),
@@ -119,6 +135,8 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions):
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
     mt = torch.from_numpy(mask.astype(np.float32)).to(o.device)[None]
     full = (resize_mask(mt, h, w) > 0.5).float()
+    if guard is not None:
+        full = full * (1.0 - guard)
     heat = heatmap(d[:, 0], lv.high)
     heat = F.interpolate(heat.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
     return full, heat, lv
@@ -188,20 +206,27 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
          feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
          model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", harmonize: bool = True,
          progress=None) -> AutoResult:
-    """The whole default pipeline: difference -> face guard -> feather -> composite."""
-    diff = difference_mask(original, edited, mask_opts, progress)
-    o = as_image(original, "original")
-    o = expand_batch(o, diff.mask.shape[0])
-    mask = diff.mask
-    face_mask = torch.zeros_like(mask)
-    info: dict = {"faces_per_frame": [0] * mask.shape[0], "detector": "off", "message": ""}
-    if faces or protect is not None:
+    """The whole default pipeline: face guard -> difference -> feather -> composite.
+
+    Faces are found first (on the original), so the difference stage can keep the editor's face
+    drift from joining the edit through the neck; the same faces are removed from the mask and
+    kept out of the feathered edge.
+    """
+    o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
+    face_mask = torch.zeros(o.shape[:3], device=o.device)
+    info: dict = {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""}
+    if faces:
         from .faces import guard_faces
-        mask, face_mask, info = guard_faces(o, mask, protect, detector=face_detector if faces else "none",
-                                            model_dirs=model_dirs)
-    soft = feather_mask(mask, o, feather_opts)
-    # the feather may spread back over a protected face: faces (and protect) win
-    soft = exclude_after(soft, face_mask)
-    soft = exclude_after(soft, protect)
+        _, face_mask, info = guard_faces(o, face_mask, None, detector=face_detector, model_dirs=model_dirs)
+    shield = face_mask
+    if protect is not None:
+        p = as_mask(protect, "protect")
+        n = batch_size(o, p)
+        o, e, shield = expand_batch(o, n), expand_batch(e, n), expand_batch(shield, n)
+        shield = torch.maximum(shield, match_mask(expand_batch(p, n).to(o.device), *o.shape[1:3], "protect"))
+    diff = difference_mask(o, e, mask_opts, progress, guard=shield if (faces or protect is not None) else None)
+    soft = feather_mask(diff.mask, o, feather_opts)
+    # the feather may spread back over a protected area: faces (and protect) win
+    soft = exclude_after(soft, shield)
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize)
     return AutoResult(image, soft, diff, face_mask, info)

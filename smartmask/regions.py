@@ -61,3 +61,22 @@ def select_regions(mask: np.ndarray, mode: str = "all", min_area: float = 0.0005
         keep &= areas >= relative * areas.max()
     lut = np.concatenate([[False], keep])
     return lut[labels]
+
+
+def guard_evidence(d: np.ndarray, guarded: np.ndarray, zone: float, factor: float) -> np.ndarray:
+    """Difference map with guarded pixels zeroed and their surroundings weakened by ``factor``.
+
+    The surroundings reach ``zone`` times each guarded region's own radius, so a small face gets a
+    small zone and a close-up face a large one. Strong changes next to a face (a new collar) still
+    count; the weaker tone drift an editor spreads over face and neck does not.
+    """
+    if not guarded.any():
+        return d
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(guarded.astype(np.uint8), connectivity=8)
+    near = np.zeros(guarded.shape, np.uint8)
+    for i in range(1, n):
+        r = max(1, int(round(zone * np.sqrt(stats[i, cv2.CC_STAT_AREA] / np.pi))))
+        near |= cv2.dilate((labels == i).astype(np.uint8), disk(r))
+    out = np.where(near > 0, d / factor, d)
+    out[guarded] = 0.0
+    return out

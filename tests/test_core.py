@@ -227,3 +227,27 @@ def test_harmonize_matches_seam_and_keeps_edit_interior():
     ratio = lambda x: (x[0][seam].mean() / e[0][seam].mean()).item()  # noqa: E731
     assert ratio(h) > 1.04, "at the seam the darkening is undone"
     assert torch.allclose(h[0, 110:150, 110:150], e[0, 110:150, 110:150], atol=1e-3), "the interior keeps the edit"
+
+
+def test_guard_keeps_face_drift_from_joining_the_edit():
+    from smartmask.regions import guard_evidence
+    d = np.zeros((100, 100), np.float32)
+    d[60:100, 20:80] = 40.0   # the garment edit: strong
+    d[20:60, 45:55] = 8.0     # face/neck drift running down into it: moderate
+    face = np.zeros((100, 100), bool)
+    face[10:35, 35:65] = True
+    out = guard_evidence(d, face, zone=0.6, factor=2.0)
+    assert out[face].max() == 0
+    assert out[40, 50] == 4.0, "near the face, moderate drift is halved"
+    assert out[80, 50] == 40.0, "far from the face, the edit is untouched"
+    o = photo(200)
+    region = box_region(200, 200, 120, 200, 40, 160)
+    guard = box_region(200, 200, 20, 60, 70, 130)
+    e = drifted_edit(o, region)
+    e[:, 20:122, 90:110] = (e[:, 20:122, 90:110] * 1.1).clamp(0, 1)  # face drift running down the neck
+    plain, guarded = difference_mask(o, e), difference_mask(o, e, guard=guard)
+    neck = (0, slice(62, 110), slice(95, 105))
+    assert plain.mask[neck].mean() > 0.1, "without the guard the neck drift joins the edit (test premise)"
+    assert guarded.mask[neck].mean() < 0.02
+    assert guarded.mask[0, 20:60, 70:130].max() == 0
+    assert (guarded.mask[0, 130:] == plain.mask[0, 130:]).float().mean() > 0.98, "the garment is unaffected"
