@@ -104,7 +104,9 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray) -> Motion:
     m, r0, best = refine_dense(go, ge, m_sift, iterations=0)
     m = m_sift if best < r0 else IDENTITY
     best = min(best, r0)
-    for start in (m_sift, IDENTITY):
+    # a start from the identity only matters when the features were too few to trust
+    starts = (m_sift,) if inliers >= 50 else (m_sift, IDENTITY)
+    for start in starts:
         mh, _, _ = refine_dense(go_h, ge_h, _rescale_matrix(start, 2.0))
         cand, _, r1 = refine_dense(go, ge, _rescale_matrix(mh, 0.5))
         if r1 < best:
@@ -186,7 +188,9 @@ def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int 
     def scale_of(r):
         # noise scale from the 25th percentile of |r| (half-normal: q25 = 0.319 sigma), so that an
         # edit covering even most of the frame cannot inflate it
-        return float(np.percentile(np.abs(r), 25)) / 0.319 + 1e-3
+        a = np.abs(r)
+        k = len(a) // 4
+        return float(np.partition(a, k)[k]) / 0.319 + 1e-3
 
     iv, _, _ = residual(np.array([1.0, 0.0, 0.0, 0.0]))
     r0 = scale_of(_photometric_residual(tv, iv))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,8 +30,30 @@ def _pad_mode(h: int, w: int, radius: int) -> str:
     return "reflect" if radius < min(h, w) else "replicate"
 
 
+def _cpu_planes(x: torch.Tensor, fn) -> torch.Tensor:
+    """Apply an OpenCV filter to every plane of a CPU float32 ``[N, C, H, W]`` tensor.
+
+    On the CPU OpenCV's vectorised separable filters are several times faster than torch's
+    conv2d with 1-D kernels; on a GPU the torch path below is used and the data never leaves it.
+    """
+    arr = x.detach().contiguous().numpy()
+    out = np.empty_like(arr)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            out[i, j] = fn(arr[i, j])
+    return torch.from_numpy(out)
+
+
+def _on_cpu(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad
+
+
 def _separable(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     n, c, h, w = x.shape
+    if _on_cpu(x):
+        kn = k.numpy()
+        return _cpu_planes(x, lambda a: cv2.sepFilter2D(a, -1, kn, kn, borderType=cv2.BORDER_REFLECT_101
+                                                        if (kn.size - 1) // 2 < min(h, w) else cv2.BORDER_REPLICATE))
     r = (k.numel() - 1) // 2
     mode = _pad_mode(h, w, r)
     y = x.reshape(n * c, 1, h, w)
@@ -58,6 +82,9 @@ def box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
     if radius <= 0:
         return x
     h, w = x.shape[-2:]
+    if _on_cpu(x) and radius < min(h, w):
+        size = (2 * radius + 1, 2 * radius + 1)
+        return _cpu_planes(x, lambda a: cv2.boxFilter(a, -1, size, normalize=True, borderType=cv2.BORDER_REFLECT_101))
     r = radius
     mode = _pad_mode(h, w, r + 1)
     y = F.pad(x, (r + 1, r, r + 1, r), mode=mode)

@@ -5,6 +5,8 @@ GPU when the mask is there.
 """
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +28,12 @@ def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     """
     if pixels == 0:
         return mask
+    if mask.device.type == "cpu" and mask.dtype == torch.float32:
+        # OpenCV's dilate/erode with a disk: exact and fast on the CPU
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pixels) + 1,) * 2)
+        op = cv2.dilate if pixels > 0 else cv2.erode
+        arr = mask.detach().contiguous().numpy()
+        return torch.from_numpy(np.stack([op(a, k, borderType=cv2.BORDER_REPLICATE) for a in arr]))
     x = mask.unsqueeze(1)
     if pixels < 0:
         x = 1.0 - x

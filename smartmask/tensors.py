@@ -8,6 +8,8 @@ so no stage ever computes a silently wrong image.
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -38,9 +40,11 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
                              "is this a MASK or a LATENT connected to an IMAGE input?")
     if t.shape[1] < 2 or t.shape[2] < 2:
         raise SmartMaskError(f"{name}: image is {t.shape[2]}x{t.shape[1]} pixels; at least 2x2 is needed")
+    if _is_checked(t):
+        return t
     t = t.float()
     check_finite(t, name)
-    return t.clamp(0.0, 1.0)
+    return _mark_checked(t.clamp(0.0, 1.0))
 
 
 def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -56,14 +60,33 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
                              "use ComfyUI's 'Convert Image to Mask' node first")
     if t.ndim != 3:
         raise SmartMaskError(f"{name}: expected a MASK of shape [batch, height, width], got {list(t.shape)}")
+    if _is_checked(t):
+        return t
     t = t.float()
     check_finite(t, name)
-    return t.clamp(0.0, 1.0)
+    return _mark_checked(t.clamp(0.0, 1.0))
+
+
+# Tensors this module already validated (and their version counter), so that a pipeline passing
+# the same tensor through several stages pays for the NaN check and the clamp once.
+# (Keyed by id with a weak reference: tensors compare element-wise, so they cannot be dict keys.)
+_checked: dict[int, tuple] = {}
+
+
+def _mark_checked(t: torch.Tensor) -> torch.Tensor:
+    key = id(t)
+    _checked[key] = (weakref.ref(t, lambda _, k=key: _checked.pop(k, None)), t._version)
+    return t
+
+
+def _is_checked(t: torch.Tensor) -> bool:
+    entry = _checked.get(id(t))
+    return t.dtype == torch.float32 and entry is not None and entry[0]() is t and entry[1] == t._version
 
 
 def check_finite(t: torch.Tensor, name: str) -> None:
     """NaN or inf would propagate into every blur and composite; stop with a clear message instead."""
-    if not torch.isfinite(t).all():
+    if not torch.isfinite(t.sum()):  # one reduction pass; a NaN or inf anywhere poisons the sum
         bad = int((~torch.isfinite(t)).sum())
         raise SmartMaskError(f"{name}: contains {bad} NaN or infinite values (often a VAE decode in fp16 that "
                              "overflowed); decode again, e.g. with --fp32-vae, before Smart Mask")
