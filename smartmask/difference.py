@@ -44,7 +44,8 @@ def robust_scale(d: torch.Tensor) -> float:
 def _unchanged_weights(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     """Soft weight of 'clearly unchanged' for each pixel ``[N, 1, H, W]``: 1 at noise level, 0 well above."""
     d = (gaussian_blur(o, 1.0) - gaussian_blur(e, 1.0)).abs().sum(1, keepdim=True)
-    q = robust_scale(d)
+    # one noise scale per frame: frames of a batch are independent pictures
+    q = torch.tensor([robust_scale(f) for f in d], device=d.device, dtype=d.dtype).view(-1, 1, 1, 1)
     return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0)
 
 

@@ -29,6 +29,8 @@ GROW_REACH = 0.015
 # Clean-up radii (fractions of the diagonal): the opening removes specks and thin slivers of
 # re-rendered texture along an edit's border, the closing bridges small gaps inside an edit.
 OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
+# Frames per chunk when a long batch (video) runs through the whole pipeline.
+CHUNK_FRAMES = 8
 # Near a guarded area (a face), within this fraction of the area's own radius, a change must be this
 # many times stronger to count: editors drift faces, and the drift runs down the neck.
 NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR = 0.6, 2.0
@@ -205,14 +207,42 @@ class AutoResult:
 def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
          feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
          model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", harmonize: bool = True,
-         progress=None) -> AutoResult:
+         progress=None, chunk: int = CHUNK_FRAMES) -> AutoResult:
     """The whole default pipeline: face guard -> difference -> feather -> composite.
 
     Faces are found first (on the original), so the difference stage can keep the editor's face
     drift from joining the edit through the neck; the same faces are removed from the mask and
-    kept out of the feathered edge.
+    kept out of the feathered edge. Long batches (video) run ``chunk`` frames at a time, so the
+    working memory stays that of a few frames whatever the batch length.
     """
     o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
+    if protect is not None:
+        p = as_mask(protect, "protect")
+        n = batch_size(o, p)
+        o, e, protect = expand_batch(o, n), expand_batch(e, n), expand_batch(p, n)
+    total = o.shape[0]
+    if total <= chunk:
+        return _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method,
+                            harmonize, progress)
+    parts = []
+    for start in range(0, total, chunk):
+        sl = slice(start, min(start + chunk, total))
+        sub = None if progress is None else (lambda done, _n, s0=start: progress(s0 + done, total))
+        parts.append(_auto_frames(o[sl], e[sl], mask_opts, feather_opts, faces, face_detector, model_dirs,
+                                  None if protect is None else protect[sl], method, harmonize, sub))
+    first = parts[0]
+    info = {"faces_per_frame": sum((p.face_info["faces_per_frame"] for p in parts), []),
+            "detector": first.face_info["detector"], "message": first.face_info.get("message", "")}
+    diff = DiffResult(torch.cat([p.diff.mask for p in parts]), torch.cat([p.diff.heatmap for p in parts]),
+                      torch.cat([p.diff.aligned for p in parts]), sum((p.diff.levels for p in parts), []),
+                      sum((p.diff.motions for p in parts), []))
+    return AutoResult(torch.cat([p.image for p in parts]), torch.cat([p.mask for p in parts]), diff,
+                      torch.cat([p.faces for p in parts]), info)
+
+
+def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
+                 progress) -> AutoResult:
+    """``auto`` on one chunk of already validated, equally sized frames."""
     face_mask = torch.zeros(o.shape[:3], device=o.device)
     info: dict = {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""}
     if faces:
@@ -220,10 +250,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
         _, face_mask, info = guard_faces(o, face_mask, None, detector=face_detector, model_dirs=model_dirs)
     shield = face_mask
     if protect is not None:
-        p = as_mask(protect, "protect")
-        n = batch_size(o, p)
-        o, e, shield = expand_batch(o, n), expand_batch(e, n), expand_batch(shield, n)
-        shield = torch.maximum(shield, match_mask(expand_batch(p, n).to(o.device), *o.shape[1:3], "protect"))
+        shield = torch.maximum(shield, match_mask(protect.to(o.device), *o.shape[1:3], "protect"))
     diff = difference_mask(o, e, mask_opts, progress, guard=shield if (faces or protect is not None) else None)
     soft = feather_mask(diff.mask, o, feather_opts)
     # the feather may spread back over a protected area: faces (and protect) win

@@ -251,3 +251,15 @@ def test_guard_keeps_face_drift_from_joining_the_edit():
     assert guarded.mask[neck].mean() < 0.02
     assert guarded.mask[0, 20:60, 70:130].max() == 0
     assert (guarded.mask[0, 130:] == plain.mask[0, 130:]).float().mean() > 0.98, "the garment is unaffected"
+
+
+def test_long_batches_run_in_chunks_with_progress():
+    o = photo(96)
+    region = box_region(96, 96, 50, 90, 10, 60)
+    e = torch.cat([drifted_edit(o, region, seed=s) for s in range(5)])
+    calls = []
+    whole = auto(o, e, faces=False)
+    chunked = auto(o, e, faces=False, chunk=2, progress=lambda done, total: calls.append((done, total)))
+    assert torch.equal(whole.image, chunked.image) and torch.equal(whole.mask, chunked.mask)
+    assert calls[-1] == (5, 5) and all(t == 5 for _, t in calls)
+    assert len(chunked.diff.levels) == 5
