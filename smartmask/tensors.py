@@ -73,15 +73,21 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
 _checked: dict[int, tuple] = {}
 
 
+def _version(t: torch.Tensor) -> int:
+    # ComfyUI runs nodes under torch.inference_mode, whose tensors keep no version counter;
+    # Smart Mask never writes into its inputs, so for those the identity alone is the key
+    return -1 if t.is_inference() else t._version
+
+
 def _mark_checked(t: torch.Tensor) -> torch.Tensor:
     key = id(t)
-    _checked[key] = (weakref.ref(t, lambda _, k=key: _checked.pop(k, None)), t._version)
+    _checked[key] = (weakref.ref(t, lambda _, k=key: _checked.pop(k, None)), _version(t))
     return t
 
 
 def _is_checked(t: torch.Tensor) -> bool:
     entry = _checked.get(id(t))
-    return t.dtype == torch.float32 and entry is not None and entry[0]() is t and entry[1] == t._version
+    return t.dtype == torch.float32 and entry is not None and entry[0]() is t and entry[1] == _version(t)
 
 
 def check_finite(t: torch.Tensor, name: str) -> None:

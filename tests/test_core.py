@@ -263,3 +263,11 @@ def test_long_batches_run_in_chunks_with_progress():
     assert torch.equal(whole.image, chunked.image) and torch.equal(whole.mask, chunked.mask)
     assert calls[-1] == (5, 5) and all(t == 5 for _, t in calls)
     assert len(chunked.diff.levels) == 5
+
+
+def test_runs_under_inference_mode_like_comfyui():
+    o = photo(96)
+    e = drifted_edit(o, box_region(96, 96, 50, 90, 10, 60))
+    with torch.inference_mode():
+        res = auto(o.clone(), e.clone(), faces=False)
+    assert res.mask.max() == 1
