@@ -24,6 +24,8 @@ import torch.nn.functional as F
 MIN_MOTION_PX = 0.25
 # Work copies for matching: long side in pixels.
 MATCH_LONG_SIDE = 1024
+# Largest rotation treated as editor drift (degrees).
+MAX_ROTATION_DEG = 3.0
 
 
 @dataclass
@@ -115,9 +117,17 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray) -> Motion:
             break
     full = _rescale_matrix(m, s)
     shift = _max_shift(full, h, w)
-    if best > 0.97 * r0 or shift < MIN_MOTION_PX:
+    if best > 0.97 * r0 or shift < MIN_MOTION_PX or not _plausible(full, h, w):
         return Motion(IDENTITY.copy(), inliers, 0.0)
     return Motion(full, inliers, shift)
+
+
+def _plausible(m: np.ndarray, h: int, w: int) -> bool:
+    """Editors re-frame by a few pixels and a percent or two of scale, never by a big rotation or
+    zoom: anything larger is a mismatch (or a different picture), not drift to undo."""
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    angle = abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))))
+    return 0.9 < scale < 1.1 and angle < MAX_ROTATION_DEG and _max_shift(m, h, w) < 0.06 * max(h, w)
 
 
 def _match_features(go: np.ndarray, ge: np.ndarray) -> tuple[np.ndarray, int]:

@@ -21,6 +21,10 @@ from .difference import robust_scale
 # noise an edit.
 LOW_FACTOR, HIGH_FACTOR = 4.0, 8.0
 LOW_FLOOR, HIGH_FLOOR = 3.0, 6.0
+# Editors' drift noise (after compensation) stays well below this; a larger lower quartile means
+# most of the frame really changed (a restyled photo, another image), and the levels are capped
+# so those changes are found instead of being taken for noise.
+NOISE_CEILING = 2.5
 
 
 @dataclass
@@ -28,17 +32,20 @@ class Levels:
     low: float
     high: float
     noise: float
+    capped: bool = False
 
     def describe(self) -> str:
-        return f"threshold low {self.low:.2f} / high {self.high:.2f} (noise {self.noise:.2f})"
+        note = "; most of the frame changed" if self.capped else ""
+        return f"threshold low {self.low:.2f} / high {self.high:.2f} (noise {self.noise:.2f}{note})"
 
 
 def auto_levels(d: torch.Tensor) -> Levels:
     """Hysteresis levels for one difference map (any shape)."""
-    noise = robust_scale(d)
+    measured = robust_scale(d)
+    noise = min(measured, NOISE_CEILING)
     low = max(LOW_FACTOR * noise, LOW_FLOOR)
     high = max(HIGH_FACTOR * noise, HIGH_FLOOR, 1.5 * low)
-    return Levels(low, high, noise)
+    return Levels(low, high, measured, capped=measured > NOISE_CEILING)
 
 
 def manual_levels(threshold: float) -> Levels:

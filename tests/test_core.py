@@ -271,3 +271,18 @@ def test_runs_under_inference_mode_like_comfyui():
     with torch.inference_mode():
         res = auto(o.clone(), e.clone(), faces=False)
     assert res.mask.max() == 1
+
+
+def test_all_changed_pair_is_taken_whole_and_reported():
+    o = photo(128)
+    res = auto(o, 1.0 - o, faces=False)
+    assert res.mask.mean() > 0.6  # mid-grey pixels invert to themselves: they really did not change
+    assert "most of the frame changed" in res.describe()
+    assert "no global motion" in res.describe()
+
+
+@pytest.mark.parametrize("size", [2, 3, 7, 16])
+def test_tiny_images_do_not_crash(size):
+    o, e = torch.rand(1, size, size + 1, 3), torch.rand(1, size, size + 1, 3)
+    res = auto(o, e, faces=False)
+    assert res.image.shape == o.shape and torch.isfinite(res.image).all()
