@@ -24,6 +24,8 @@ import torch.nn.functional as F
 MIN_MOTION_PX = 0.25
 # Work copies for matching: long side in pixels.
 MATCH_LONG_SIDE = 1024
+# Pre-blur (pixels of the matching copy) for the dense refinement.
+DENSE_BLUR = 1.0
 # Largest rotation treated as editor drift (degrees).
 MAX_ROTATION_DEG = 3.0
 
@@ -171,8 +173,9 @@ def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int 
     sub-pixel precision while the edited region (large residuals) gets weight zero. Returns the
     matrix and the robust residual scale before and after, which tells whether warping helps.
     """
-    t = cv2.GaussianBlur(go.astype(np.float32), (0, 0), 1.0)
-    img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), 1.0)
+    # smoothing suppresses grain and JPEG blocks, which carry no motion but dominate the residual
+    t = cv2.GaussianBlur(go.astype(np.float32), (0, 0), DENSE_BLUR)
+    img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), DENSE_BLUR)
     h, w = t.shape
     margin = max(4, int(0.02 * max(h, w)))
     ys, xs = np.mgrid[margin:h - margin:2, margin:w - margin:2].astype(np.float32)
@@ -207,10 +210,14 @@ def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int 
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8.0
     weights = np.ones_like(tv)
+    best_p, best_r = p.copy(), None
     for _ in range(iterations):
         iv, wx, wy = residual(p)
         r = _photometric_residual(tv, iv)
-        c = 4.685 * scale_of(r)
+        sc = scale_of(r)
+        if best_r is None or sc < best_r:  # Gauss-Newton can overshoot: keep the best iterate
+            best_p, best_r = p.copy(), sc
+        c = 4.685 * sc
         weights = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0).astype(np.float32)
         ix, iy = sample(gx, wx, wy), sample(gy, wx, wy)
         jac = np.stack([(ix * us + iy * vs) * half, (-ix * vs + iy * us) * half, ix, iy], -1).astype(np.float64)
@@ -227,6 +234,8 @@ def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int 
             break
     iv, _, _ = residual(p)
     r1 = scale_of(_photometric_residual(tv, iv))
+    if best_r is not None and best_r < r1:
+        p, r1 = best_p, best_r
     mc = np.array([[p[0], -p[1], p[2]], [p[1], p[0], p[3]], [0, 0, 1]])
     m = (np.linalg.inv(c3) @ mc @ c3)[:2]
     return m, r0, r1
