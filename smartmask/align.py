@@ -12,6 +12,7 @@ on the tensors' device with ``grid_sample``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -248,6 +249,8 @@ def warp_to_original(edited: torch.Tensor, original: torch.Tensor, matrix: np.nd
     taken from the original, so a border strip never shows up as a change.
     """
     h, w = original.shape[:2]
+    if edited.device.type == "cpu" and edited.shape == original.shape:
+        return _warp_cpu(edited, original, np.asarray(matrix, np.float64))
     dev = edited.device
     ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
                             torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")
@@ -260,6 +263,35 @@ def warp_to_original(edited: torch.Tensor, original: torch.Tensor, matrix: np.nd
     out = F.grid_sample(src, grid, mode="bicubic", padding_mode="border", align_corners=False)[0].permute(1, 2, 0)
     inside = ((sx >= -0.5) & (sx <= ew - 0.5) & (sy >= -0.5) & (sy <= eh - 0.5)).unsqueeze(-1)
     return torch.where(inside, out.clamp(0, 1), original)
+
+
+def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> torch.Tensor:
+    """The same warp with OpenCV on the CPU (bicubic, a = -0.75 like torch); only the border strips,
+    where a source pixel can lie outside the frame, are checked and filled from the original."""
+    h, w = original.shape[:2]
+    out = cv2.warpAffine(edited.contiguous().numpy(), m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    np.clip(out, 0.0, 1.0, out=out)
+    o = original.contiguous().numpy()
+    k = int(math.ceil(_max_shift(m, h, w))) + 2
+
+    def fix(ys: slice, xs: slice) -> None:
+        yy, xx = np.meshgrid(np.arange(ys.start, ys.stop, dtype=np.float64),
+                             np.arange(xs.start, xs.stop, dtype=np.float64), indexing="ij")
+        sx = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
+        sy = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
+        bad = ~((sx >= -0.5) & (sx <= w - 0.5) & (sy >= -0.5) & (sy <= h - 0.5))
+        block = out[ys, xs]
+        block[bad] = o[ys, xs][bad]
+
+    if 4 * k < min(h, w):
+        fix(slice(0, k), slice(0, w))
+        fix(slice(h - k, h), slice(0, w))
+        fix(slice(k, h - k), slice(0, k))
+        fix(slice(k, h - k), slice(w - k, w))
+    else:
+        fix(slice(0, h), slice(0, w))
+    return torch.from_numpy(out)
 
 
 def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, list[Motion]]:

@@ -224,20 +224,28 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
     if total <= chunk:
         return _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method,
                             harmonize, progress)
-    parts = []
+    out: dict[str, torch.Tensor] = {}
+    levels, motions, counts, first_info = [], [], [], None
     for start in range(0, total, chunk):
         sl = slice(start, min(start + chunk, total))
         sub = None if progress is None else (lambda done, _n, s0=start: progress(s0 + done, total))
-        parts.append(_auto_frames(o[sl], e[sl], mask_opts, feather_opts, faces, face_detector, model_dirs,
-                                  None if protect is None else protect[sl], method, harmonize, sub))
-    first = parts[0]
-    info = {"faces_per_frame": sum((p.face_info["faces_per_frame"] for p in parts), []),
-            "detector": first.face_info["detector"], "message": first.face_info.get("message", "")}
-    diff = DiffResult(torch.cat([p.diff.mask for p in parts]), torch.cat([p.diff.heatmap for p in parts]),
-                      torch.cat([p.diff.aligned for p in parts]), sum((p.diff.levels for p in parts), []),
-                      sum((p.diff.motions for p in parts), []))
-    return AutoResult(torch.cat([p.image for p in parts]), torch.cat([p.mask for p in parts]), diff,
-                      torch.cat([p.faces for p in parts]), info)
+        r = _auto_frames(o[sl], e[sl], mask_opts, feather_opts, faces, face_detector, model_dirs,
+                         None if protect is None else protect[sl], method, harmonize, sub)
+        # write each chunk straight into preallocated outputs: the batch never exists twice
+        parts = {"image": r.image, "mask": r.mask, "faces": r.faces, "diff_mask": r.diff.mask,
+                 "heatmap": r.diff.heatmap, "aligned": r.diff.aligned}
+        for k, t in parts.items():
+            if k not in out:
+                out[k] = torch.empty((total,) + tuple(t.shape[1:]), dtype=t.dtype, device=t.device)
+            out[k][sl] = t
+        levels += r.diff.levels
+        motions += r.diff.motions
+        counts += r.face_info["faces_per_frame"]
+        first_info = first_info or r.face_info
+        del r, parts
+    info = {"faces_per_frame": counts, "detector": first_info["detector"], "message": first_info.get("message", "")}
+    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], levels, motions)
+    return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,

@@ -74,9 +74,12 @@ def guard_evidence(d: np.ndarray, guarded: np.ndarray, zone: float, factor: floa
         return d
     n, labels, stats, _ = cv2.connectedComponentsWithStats(guarded.astype(np.uint8), connectivity=8)
     near = np.zeros(guarded.shape, np.uint8)
+    h, w = guarded.shape
     for i in range(1, n):
         r = max(1, int(round(zone * np.sqrt(stats[i, cv2.CC_STAT_AREA] / np.pi))))
-        near |= cv2.dilate((labels == i).astype(np.uint8), disk(r))
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w, x + bw + r), min(h, y + bh + r)
+        near[y0:y1, x0:x1] |= cv2.dilate((labels[y0:y1, x0:x1] == i).astype(np.uint8), disk(r))
     out = np.where(near > 0, d / factor, d)
     out[guarded] = 0.0
     return out

@@ -8,6 +8,7 @@ so no stage ever computes a silently wrong image.
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import torch
@@ -42,9 +43,7 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
         raise SmartMaskError(f"{name}: image is {t.shape[2]}x{t.shape[1]} pixels; at least 2x2 is needed")
     if _is_checked(t):
         return t
-    t = t.float()
-    check_finite(t, name)
-    return _mark_checked(t.clamp(0.0, 1.0))
+    return _mark_checked(_finite_unit(t.float(), name))
 
 
 def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -62,9 +61,7 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
         raise SmartMaskError(f"{name}: expected a MASK of shape [batch, height, width], got {list(t.shape)}")
     if _is_checked(t):
         return t
-    t = t.float()
-    check_finite(t, name)
-    return _mark_checked(t.clamp(0.0, 1.0))
+    return _mark_checked(_finite_unit(t.float(), name))
 
 
 # Tensors this module already validated (and their version counter), so that a pipeline passing
@@ -88,6 +85,14 @@ def _mark_checked(t: torch.Tensor) -> torch.Tensor:
 def _is_checked(t: torch.Tensor) -> bool:
     entry = _checked.get(id(t))
     return t.dtype == torch.float32 and entry is not None and entry[0]() is t and entry[1] == _version(t)
+
+
+def _finite_unit(t: torch.Tensor, name: str) -> torch.Tensor:
+    """``t`` checked for NaN/inf and clamped to 0..1, in one min/max pass (no copy when already in range)."""
+    lo, hi = (float(v) for v in torch.aminmax(t))  # NaN propagates, inf shows as the min or max
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        check_finite(t, name)
+    return t.clamp(0.0, 1.0) if lo < 0.0 or hi > 1.0 else t
 
 
 def check_finite(t: torch.Tensor, name: str) -> None:
