@@ -45,6 +45,17 @@ PACK_LINK_NAME = "smart_mask"
 START_TIMEOUT_S = 120.0
 
 
+# The pack's nodes and the names the user sees; the server and browser tests both check these.
+NODE_DISPLAY_NAMES = {
+    "SmartMaskDifference": "Difference Mask (Smart Mask)",
+    "SmartMaskFaceGuard": "Face Guard (Smart Mask)",
+    "SmartMaskFeather": "Feather Mask (Smart Mask)",
+    "SmartMaskComposite": "Composite (Smart Mask)",
+    "SmartMaskPreview": "Mask Preview (Smart Mask)",
+    "SmartMaskAuto": "Smart Mask (auto)",
+}
+
+
 class ComfyError(RuntimeError):
     """The server misbehaved; the message carries the relevant part of its log."""
 

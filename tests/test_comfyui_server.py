@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_server import SHARED_MODELS, YUNET_FILE, ComfyServer
+from comfy_server import NODE_DISPLAY_NAMES, SHARED_MODELS, YUNET_FILE, ComfyServer
 from workflow_api import node_types, ui_to_api
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,14 +26,7 @@ WORKFLOWS = REPO_ROOT / "example_workflows"
 BASIC_WORKFLOW = WORKFLOWS / "smart_mask_basic.json"
 PACK_MODULE = "custom_nodes.smart_mask"
 
-SMART_MASK_NODES = [
-    "SmartMaskDifference",
-    "SmartMaskFaceGuard",
-    "SmartMaskFeather",
-    "SmartMaskComposite",
-    "SmartMaskPreview",
-    "SmartMaskAuto",
-]
+SMART_MASK_NODES = list(NODE_DISPLAY_NAMES)
 
 
 # ---------------------------------------------------------------------------------- helpers

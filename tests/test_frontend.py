@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfy_server import ComfyServer
+from comfy_server import NODE_DISPLAY_NAMES, ComfyServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -54,14 +54,6 @@ OWN_MARKERS = ("/extensions/smart_mask/", "smartmask.preview", "[smart mask]")
 WIDGET = "smartmask_preview"
 MASK_TINT = (255, 0, 200)  # the overlay colour in js/smart_mask.js
 
-NODE_DISPLAY_NAMES = {
-    "SmartMaskDifference": "Difference Mask (Smart Mask)",
-    "SmartMaskFaceGuard": "Face Guard (Smart Mask)",
-    "SmartMaskFeather": "Feather Mask (Smart Mask)",
-    "SmartMaskComposite": "Composite (Smart Mask)",
-    "SmartMaskPreview": "Mask Preview (Smart Mask)",
-    "SmartMaskAuto": "Smart Mask (auto)",
-}
 
 # Where the page's objects live (the extension API's shims read the same ones).
 JS_PRELUDE = "const app = window.comfyAPI.app.app; const api = window.comfyAPI.api.api;"
