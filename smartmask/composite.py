@@ -76,13 +76,15 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
         return edited
     o = downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
     e = downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
-    outside = (downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE) <= 1e-3).float()
+    small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
+    outside = (small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
         return edited
     shift = compensate_drift(o, e, outside) - e
-    shift = F.interpolate(shift, size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-    width = max(1.0, band * math.hypot(h, w))
-    hard = (mask > 0.5).float().unsqueeze(1)
-    inner = gaussian_blur(hard, width)[:, 0]  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
-    weight = (2.0 * (1.0 - inner)).clamp(0, 1).unsqueeze(-1)
-    return (edited + shift * weight).clamp(0, 1)
+    # the fading weight is built at analysis size too: only the finished correction is enlarged
+    scale = small.shape[-1] / w
+    width = max(1.0, band * math.hypot(h, w) * scale)
+    inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
+    corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
+    corr = F.interpolate(corr, size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    return (edited + corr).clamp_(0, 1)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .face_detect import (DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
+from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask
 
@@ -158,9 +158,19 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     return out
 
 
-def _frame_uint8(frame: torch.Tensor) -> np.ndarray:
-    """``[H, W, 3]`` float 0..1 on any device -> uint8 numpy on the CPU (quantise first: 4x less to copy)."""
-    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """``[H, W, 3]`` float 0..1 on any device -> (uint8 numpy copy on the CPU with the long side at
+    most ``max_side``, factor back to full size). Shrinking (area) and quantising happen on the
+    tensor's device, so only the small detection copy crosses to the CPU."""
+    h, w = frame.shape[:2]
+    f = max(h, w) / max_side
+    if f > 1.0:
+        size = (max(1, round(h / f)), max(1, round(w / f)))
+        frame = torch.nn.functional.interpolate(frame.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(1, 2, 0)
+        f = w / size[1]
+    else:
+        f = 1.0
+    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy(), f
 
 
 def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
@@ -196,12 +206,14 @@ def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor |
         for i in range(frames):
             # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
             # copy of each frame, while the mask math below stays on the input's device.
-            u8 = _frame_uint8(image[i])
+            u8, back = _frame_uint8(image[i])
             if prev_u8 is not None and np.array_equal(u8, prev_u8):
                 found = prev_faces                       # still frame in a video: same faces, same mask
                 faces[i] = faces[i - 1]
             else:
                 found = det.detect(u8)
+                if back != 1.0:
+                    found = [face.scaled(back) for face in found]
                 faces[i] = face_mask(found, h, w, padding, softness, device)
             prev_u8, prev_faces = u8, found
             counts.append(len(found))
