@@ -183,7 +183,8 @@ def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int 
     img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), DENSE_BLUR)
     h, w = t.shape
     margin = max(4, int(0.02 * max(h, w)))
-    ys, xs = np.mgrid[margin:h - margin:2, margin:w - margin:2].astype(np.float32)
+    step = 2 if h * w <= 600_000 else 3  # ~100k-150k samples are plenty for four parameters
+    ys, xs = np.mgrid[margin:h - margin:step, margin:w - margin:step].astype(np.float32)
     grid = ys.shape
     tv = t[ys.astype(int), xs.astype(int)].ravel()
     # centred, unit-scale coordinates keep the four parameters equally conditioned
