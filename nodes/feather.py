@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..smartmask.feather import feather
-from ..smartmask.pipeline import FeatherOptions, exclude_after, feather_mask
+from ..smartmask.pipeline import EDGE_RADIUS, FeatherOptions, exclude_after, feather_mask
 from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
 from ._comfy import to_compute, to_output
 
@@ -60,5 +60,5 @@ class SmartMaskFeather:
             n = batch_size(guide, m)
             guide, m = expand_batch(guide, n), expand_batch(m, n)
             m = match_mask(m, *guide.shape[1:3])
-        radius = max(1, int(round(0.004 * math.hypot(*m.shape[1:3])))) if use_guide else 0
+        radius = max(1, int(round(EDGE_RADIUS * math.hypot(*m.shape[1:3])))) if use_guide else 0
         return feather(m, grow_px=grow, feather_px=feather, close_px=close_gaps, guide=guide, edge_radius=radius)

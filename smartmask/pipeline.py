@@ -1,4 +1,4 @@
-"""The stages chained: difference mask, face guard, feather, composite.
+"""The stages chained: face guard, difference mask, feather, composite.
 
 Each stage is a function of tensors; the nodes expose them one by one and "Smart Mask (auto)"
 runs them all. Sizes that depend on the picture (clean-up radii, feather width) are fractions of
@@ -56,6 +56,10 @@ class FeatherOptions:
     feather: float = 0.003      # gaussian sigma, fraction of the diagonal
     close: float = 0.0          # gap closing radius, fraction of the diagonal
     edge_aware: bool = True     # guided-filter refinement on the original image
+
+
+# Window radius of the edge-aware (guided filter) step, fraction of the diagonal.
+EDGE_RADIUS = 0.004
 
 
 @dataclass
@@ -159,7 +163,7 @@ def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: Fe
     diag = math.hypot(h, w)
     return feather(m, grow_px=int(round(opts.grow * diag)), feather_px=opts.feather * diag,
                    close_px=int(round(opts.close * diag)), guide=guide,
-                   edge_radius=max(1, int(round(0.004 * diag))) if guide is not None else 0)
+                   edge_radius=max(1, int(round(EDGE_RADIUS * diag))) if guide is not None else 0)
 
 
 def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
