@@ -1,11 +1,7 @@
 """Feather: grow/shrink, close gaps, edge-aware refinement and a soft edge."""
 from __future__ import annotations
 
-import math
-
-from ..smartmask.feather import feather
-from ..smartmask.pipeline import EDGE_RADIUS, FeatherOptions, exclude_after, feather_mask
-from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+from ..smartmask.pipeline import FeatherOptions, exclude_after, feather_mask, feather_pixels
 from ._comfy import to_compute, to_output
 
 
@@ -49,16 +45,7 @@ class SmartMaskFeather:
 
     @staticmethod
     def _shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image):
-        use_guide = edge_aware and image is not None
+        guide = image if edge_aware else None
         if size_mode == "auto":
-            out = feather_mask(mask, image if use_guide else None, FeatherOptions(edge_aware=use_guide))
-            return out
-        m = as_mask(mask)
-        guide = None
-        if use_guide:
-            guide = as_image(image, "image")
-            n = batch_size(guide, m)
-            guide, m = expand_batch(guide, n), expand_batch(m, n)
-            m = match_mask(m, *guide.shape[1:3])
-        radius = max(1, int(round(EDGE_RADIUS * math.hypot(*m.shape[1:3])))) if use_guide else 0
-        return feather(m, grow_px=grow, feather_px=feather, close_px=close_gaps, guide=guide, edge_radius=radius)
+            return feather_mask(mask, guide, FeatherOptions(edge_aware=guide is not None))
+        return feather_pixels(mask, guide, grow, feather, close_gaps)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..smartmask.preview import overlay
-from ..smartmask.tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+from ..smartmask.tensors import as_image, mask_for
 from ._comfy import to_compute, to_output
 
 COLORS = {"red": (1.0, 0.2, 0.1), "green": (0.1, 0.9, 0.2), "blue": (0.1, 0.4, 1.0), "magenta": (1.0, 0.1, 0.9)}
@@ -31,9 +31,5 @@ class SmartMaskPreview:
 
     def run(self, image, mask, color, opacity, outline):
         image, mask = to_compute(image, mask)
-        img = as_image(image, "image")
-        m = as_mask(mask)
-        n = batch_size(img, m)
-        img, m = expand_batch(img, n), expand_batch(m, n)
-        m = match_mask(m, *img.shape[1:3])
+        img, m = mask_for(as_image(image, "image"), mask)
         return to_output(overlay(img, m, COLORS[color], opacity, outline))

@@ -20,7 +20,7 @@ from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, difference_map
 from .feather import feather
 from .preview import heatmap
-from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, match_size, resize_mask
+from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size, resize_mask
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
@@ -102,10 +102,8 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     opts = opts or MaskOptions()
     o, e = prepare_pair(original, edited, opts.resize)
     if guard is not None:
-        guard = as_mask(guard, "guard")
-        n = batch_size(o, guard)
-        o, e, guard = expand_batch(o, n), expand_batch(e, n), expand_batch(guard, n)
-        guard = match_mask(guard.to(o.device), *o.shape[1:3], "guard")
+        o, guard = mask_for(o, guard, "guard")
+        e = expand_batch(e, o.shape[0])
     if opts.align:
         e, motions = align_batch(o, e)
     else:
@@ -151,29 +149,31 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
 def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None) -> torch.Tensor:
     """Feather with sizes relative to the diagonal; ``image`` (the original) guides the edge-aware step."""
     opts = opts or FeatherOptions()
-    m = as_mask(mask)
-    h, w = m.shape[1:3]
-    guide = None
-    if image is not None and opts.edge_aware:
-        guide = as_image(image, "image")
-        n = batch_size(guide, m)
-        guide, m = expand_batch(guide, n), expand_batch(m, n)
-        m = match_mask(m, *guide.shape[1:3])
-        h, w = guide.shape[1:3]
+    guide = as_image(image, "image") if image is not None and opts.edge_aware else None
+    h, w = (guide if guide is not None else as_mask(mask)).shape[1:3]  # the output's size
     diag = math.hypot(h, w)
-    return feather(m, grow_px=int(round(opts.grow * diag)), feather_px=opts.feather * diag,
-                   close_px=int(round(opts.close * diag)), guide=guide,
-                   edge_radius=max(1, int(round(EDGE_RADIUS * diag))) if guide is not None else 0)
+    return feather_pixels(mask, guide, int(round(opts.grow * diag)), opts.feather * diag,
+                          int(round(opts.close * diag)))
+
+
+def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int, feather_px: float,
+                   close_px: int) -> torch.Tensor:
+    """Feather with sizes in pixels; with ``image`` (the original) the edge is snapped to its edges
+    (guided filter, radius ``EDGE_RADIUS`` of the diagonal) and the mask is fitted to its size."""
+    m = as_mask(mask)
+    guide = None
+    if image is not None:
+        guide, m = mask_for(as_image(image, "image"), m)
+    radius = max(1, int(round(EDGE_RADIUS * math.hypot(*m.shape[1:3])))) if guide is not None else 0
+    return feather(m, grow_px=grow_px, feather_px=feather_px, close_px=close_px, guide=guide, edge_radius=radius)
 
 
 def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
     """``mask * (1 - exclude)``: applied after feathering, so a soft edge never reaches a protected area."""
     if exclude is None:
         return mask
-    ex = as_mask(exclude, "exclude")
-    n = batch_size(mask, ex)
-    mask, ex = expand_batch(mask, n), expand_batch(ex, n)
-    return mask * (1.0 - match_mask(ex.to(mask.device), *mask.shape[1:3], "exclude"))
+    mask, ex = mask_for(mask, exclude, "exclude")
+    return mask * (1.0 - ex)
 
 
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
@@ -181,10 +181,8 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband'),
     with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off."""
     o, e = prepare_pair(original, edited, resize)
-    m = as_mask(mask)
-    n = batch_size(o, m)
-    o, e, m = expand_batch(o, n), expand_batch(e, n), expand_batch(m, n)
-    m = match_mask(m, *o.shape[1:3]).to(o.device)
+    o, m = mask_for(o, mask)
+    e = expand_batch(e, o.shape[0])
     if harmonize:
         e = harmonize_seam(o, e, m)
     if method == "alpha":
@@ -221,9 +219,8 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
     """
     o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
     if protect is not None:
-        p = as_mask(protect, "protect")
-        n = batch_size(o, p)
-        o, e, protect = expand_batch(o, n), expand_batch(e, n), expand_batch(p, n)
+        o, protect = mask_for(o, protect, "protect")
+        e = expand_batch(e, o.shape[0])
     total = o.shape[0]
     if total <= chunk:
         return _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method,
@@ -262,7 +259,7 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
         _, face_mask, info = guard_faces(o, face_mask, None, detector=face_detector, model_dirs=model_dirs)
     shield = face_mask
     if protect is not None:
-        shield = torch.maximum(shield, match_mask(protect.to(o.device), *o.shape[1:3], "protect"))
+        shield = torch.maximum(shield, protect)
     diff = difference_mask(o, e, mask_opts, progress, guard=shield if (faces or protect is not None) else None)
     soft = feather_mask(diff.mask, o, feather_opts)
     # the feather may spread back over a protected area: faces (and protect) win

@@ -172,6 +172,16 @@ def match_mask(mask: torch.Tensor, height: int, width: int, name: str = "mask") 
     return resize_mask(mask, height, width)
 
 
+def mask_for(ref: torch.Tensor, mask: torch.Tensor, name: str = "mask") -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``mask`` and fit it to ``ref`` (``[B, H, W, ...]``): one batch size (1 broadcasts
+    against N), ``ref``'s device, and ``ref``'s size (resized when the aspect ratio agrees).
+    Returns ``(ref, mask)``, both broadcast to the common batch size."""
+    m = as_mask(mask, name)
+    n = batch_size(ref, m)
+    ref, m = expand_batch(ref, n), expand_batch(m, n)
+    return ref, match_mask(m.to(ref.device), ref.shape[1], ref.shape[2], name)
+
+
 def to_nchw(img: torch.Tensor) -> torch.Tensor:
     """``[B, H, W, C]`` -> ``[B, C, H, W]`` (the layout torch's conv and pooling ops want)."""
     return img.permute(0, 3, 1, 2)
