@@ -84,18 +84,22 @@ def _features(gray: np.ndarray):
     return _sift.detectAndCompute(gray, None)
 
 
-def estimate_motion(original: np.ndarray, edited: np.ndarray) -> Motion:
+def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[int, int] | None = None) -> Motion:
     """Estimate the similarity transform between two ``[H, W, 3]`` float arrays (0..1) of one size.
 
-    SIFT + RANSAC gives a robust starting point (identity when too few features agree), a dense
-    robust refinement makes it sub-pixel, and the result is kept only when it clearly lowers the
-    residual against the original: no warp is safer than a wrong one.
+    The arrays may be reduced copies of larger frames: ``full_size`` ``(height, width)`` is then the
+    frames' size, and the transform is returned in full-size pixels. SIFT + RANSAC gives a robust
+    starting point (identity when too few features agree), a dense robust refinement makes it
+    sub-pixel, and the result is kept only when it clearly lowers the residual against the
+    original: no warp is safer than a wrong one.
     """
-    h, w = original.shape[:2]
-    s = min(1.0, MATCH_LONG_SIDE / max(h, w))
-    size = (max(2, round(w * s)), max(2, round(h * s)))
+    ch, cw = original.shape[:2]
+    h, w = full_size if full_size is not None else (ch, cw)
+    s = min(1.0, MATCH_LONG_SIDE / max(ch, cw))
+    size = (max(2, round(cw * s)), max(2, round(ch * s)))
     go = _gray_u8(cv2.resize(original, size, interpolation=cv2.INTER_AREA) if s < 1 else original)
     ge = _gray_u8(cv2.resize(edited, size, interpolation=cv2.INTER_AREA) if s < 1 else edited)
+    s = max(go.shape) / max(h, w)  # matching copy -> full frame (exact along the long side)
     none = Motion(IDENTITY.copy(), 0, 0.0)
     if min(go.shape) < 24:
         return none
@@ -302,14 +306,20 @@ def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> to
 def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, list[Motion]]:
     """Align every frame of ``edited`` ``[B, H, W, 3]`` to the matching ``original`` frame.
 
-    Feature matching reads each frame as a CPU numpy copy (OpenCV is CPU-only); that is the one
-    per-frame host transfer in the pipeline, and the warp itself stays on the tensors' device.
+    Feature matching is CPU work (OpenCV): each frame is first reduced on its own device, and only
+    that small copy is read to the host; the warp itself stays on the tensors' device.
     """
+    from .blur import downscale
+
+    def small(x: torch.Tensor) -> np.ndarray:
+        x = downscale(x.permute(2, 0, 1)[None], MATCH_LONG_SIDE)
+        return x[0].permute(1, 2, 0).detach().float().cpu().contiguous().numpy()
+
     frames, motions = [], []
     for i in range(edited.shape[0]):
         o = original[min(i, original.shape[0] - 1)]
         e = edited[i]
-        mo = estimate_motion(o.detach().float().cpu().numpy(), e.detach().float().cpu().numpy())
+        mo = estimate_motion(small(o), small(e), tuple(o.shape[:2]))
         motions.append(mo)
         frames.append(e if mo.is_identity else warp_to_original(e, o, mo.matrix))
     if all(mo.is_identity for mo in motions):

@@ -44,6 +44,11 @@ def _cpu_planes(x: torch.Tensor, fn) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def _stack(frames: list[np.ndarray]) -> np.ndarray:
+    """``np.stack`` without the copy for a single frame (the common case)."""
+    return frames[0][None] if len(frames) == 1 else np.stack(frames)
+
+
 def _on_cpu(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad
 
@@ -73,7 +78,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         pre = 0.5  # avg_pool of 2 acts like a gaussian of ~0.5 px at full scale
         s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6)) / 2.0
         y = gaussian_blur(small, s_small)
-        return F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        return upscale(y, (h, w))
     return _separable(x, gaussian_kernel1d(sigma, x.device, x.dtype))
 
 
@@ -114,6 +119,23 @@ def downscale(x: torch.Tensor, long_side: int) -> torch.Tensor:
         hwc = x.detach().permute(0, 2, 3, 1)
         hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
         frames = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in hwc.numpy()]
-        out = torch.from_numpy(np.stack([f.reshape(size[0], size[1], -1) for f in frames]))
+        out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
         return out.permute(0, 3, 1, 2)
     return F.interpolate(x, size=size, mode="area")
+
+
+def upscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``[N, C, H, W]`` to ``size`` (pixel centres aligned, as ``align_corners=False``).
+
+    Used to bring analysis-size results (masks, heat-maps, colour corrections) back to full
+    resolution. On the CPU OpenCV's resize is several times faster than torch's interpolate.
+    """
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if _on_cpu(x) and x.shape[1] <= 4:
+        hwc = x.detach().permute(0, 2, 3, 1)
+        hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
+        frames = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in hwc.numpy()]
+        out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
+        return out.permute(0, 3, 1, 2)
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blur import downscale, gaussian_blur
+from .blur import downscale, gaussian_blur, upscale
 from .difference import ANALYSIS_LONG_SIDE, compensate_drift
 
 # Width (fraction of the diagonal) of the band inside the edit over which the seam is harmonised.
@@ -62,20 +62,23 @@ def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torc
 
 
 def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
-                   band: float = HARMONIZE_BAND) -> torch.Tensor:
+                   band: float = HARMONIZE_BAND, small: tuple | None = None) -> torch.Tensor:
     """Pull the edit's colours towards the original's near the mask boundary only.
 
     The editor's colour/exposure drift is fitted where the mask is 0 (gain and offset per channel
     plus a smooth lighting field, at analysis resolution); it is undone fully at the seam and fades
     out over ``band`` (fraction of the diagonal) inside the edit, so both sides of the seam match
     while the edit itself keeps its own colours. The composite is still exactly the original
-    wherever the mask is 0.
+    wherever the mask is 0. ``small`` optionally passes the analysis-size ``[B, 3, h, w]`` copies of
+    the original and the edit.
     """
     h, w = mask.shape[1:3]
     if not bool((mask > 0).any()):
         return edited
-    o = downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
-    e = downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+    if small is None:
+        small = (downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE),
+                 downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE))
+    o, e = small
     small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
     outside = (small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
@@ -86,5 +89,5 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     width = max(1.0, band * math.hypot(h, w) * scale)
     inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
     corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
-    corr = F.interpolate(corr, size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-    return (edited + corr).clamp_(0, 1)
+    corr = upscale(corr, (h, w)).permute(0, 2, 3, 1)  # a new tensor: add the edit into it in place
+    return corr.add_(edited).clamp_(0, 1)

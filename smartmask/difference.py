@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blur import gaussian_blur, normalized_blur
+from .blur import downscale, gaussian_blur, normalized_blur, upscale
 from .color import to_space
 
 ANALYSIS_LONG_SIDE = 1024
@@ -49,8 +49,9 @@ def _unchanged_weights(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0)
 
 
-def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Per-frame, per-channel least-squares gain and offset mapping ``e`` onto ``o`` where ``w`` is high."""
+def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame, per-channel least-squares ``(gain, offset)`` ``[N, C, 1, 1]`` mapping ``e`` onto ``o``
+    where ``w`` is high."""
     n, c = o.shape[:2]
     wf = w.reshape(n, 1, -1)
     of, ef = o.reshape(n, c, -1), e.reshape(n, c, -1)
@@ -60,26 +61,35 @@ def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> torch.
     var = (wf * (ef - me[..., None]) ** 2).sum(-1) / sw
     gain = (cov / var.clamp_min(1e-6)).clamp(0.7, 1.4)  # editors drift by percent, not by half
     offset = mo - gain * me
-    return e * gain[..., None, None] + offset[..., None, None]
+    return gain[..., None, None], offset[..., None, None]
+
+
+# Long side (pixels) of the copy on which the drift is fitted: the drift is global or smooth, so a
+# quarter of the analysis pixels pin it down as well as all of them.
+DRIFT_LONG_SIDE = 512
 
 
 def compensate_drift(o: torch.Tensor, e: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """Edited image ``[N, 3, H, W]`` with global colour/exposure drift and smooth lighting drift removed.
 
     ``allowed`` ``[N, 1, H, W]`` (optional) restricts the fit to where it is 1, e.g. outside a known edit.
+    The fit runs on a copy with a long side of ``DRIFT_LONG_SIDE``; the gain and offset are then
+    applied, and the smooth field enlarged, at the input's size.
     """
-    allowed = 1.0 if allowed is None else allowed
-    w = _unchanged_weights(o, e) * allowed
-    e = fit_color_drift(o, e, w)
-    w = _unchanged_weights(o, e) * allowed
     h, wd = o.shape[-2:]
-    sigma = 0.03 * math.hypot(h, wd)
+    os_, es = downscale(o, DRIFT_LONG_SIDE), downscale(e, DRIFT_LONG_SIDE)
+    allowed = 1.0 if allowed is None else (downscale(allowed, DRIFT_LONG_SIDE) > 0.999).float()
+    w = _unchanged_weights(os_, es) * allowed
+    gain, offset = fit_color_drift(os_, es, w)
+    es = es * gain + offset
+    w = _unchanged_weights(os_, es) * allowed
+    sigma = 0.03 * math.hypot(*os_.shape[-2:])
     # smooth residual drift (lighting ramps, local tone shifts), learned only where nothing changed
-    field = normalized_blur(o - e, w, sigma)
+    field = normalized_blur(os_ - es, w, sigma)
     coverage = gaussian_blur(w, sigma)
     # where almost no unchanged pixel is near, the field is a guess: fade it out
     field = field * (coverage / 0.2).clamp(0, 1)
-    return (e + field).clamp(0, 1)
+    return (e * gain + offset + upscale(field, (h, wd))).clamp(0, 1)
 
 
 def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) -> torch.Tensor:

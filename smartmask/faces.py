@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .blur import downscale
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask
@@ -163,14 +164,58 @@ def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[
     most ``max_side``, factor back to full size). Shrinking (area) and quantising happen on the
     tensor's device, so only the small detection copy crosses to the CPU."""
     h, w = frame.shape[:2]
-    f = max(h, w) / max_side
-    if f > 1.0:
-        size = (max(1, round(h / f)), max(1, round(w / f)))
-        frame = torch.nn.functional.interpolate(frame.permute(2, 0, 1)[None], size=size, mode="area")[0].permute(1, 2, 0)
-        f = w / size[1]
-    else:
-        f = 1.0
-    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy(), f
+    if max(h, w) > max_side:
+        frame = downscale(frame.permute(2, 0, 1)[None], max_side)[0].permute(1, 2, 0)
+    return _quantise(frame), w / frame.shape[1]
+
+
+def _quantise(frame: torch.Tensor) -> np.ndarray:
+    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
+               model_dirs: Sequence[str | os.PathLike] = (), padding: float = DEFAULT_PADDING,
+               softness: float = DEFAULT_SOFTNESS, progress: Callable[[int, int], None] | None = None,
+               small: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``).
+
+    ``small`` optionally passes an ``[B, 3, h, w]`` reduced copy of the image (long side at most
+    ``DETECT_MAX_SIDE``), which is then the detection copy: the pipeline already has one.
+    """
+    image = as_image(image, "image")
+    h, w = image.shape[1:3]
+    det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
+    frames = image.shape[0]
+    faces = torch.zeros((frames, h, w), dtype=torch.float32, device=image.device)
+    counts: list[int] = []
+    prev_u8: np.ndarray | None = None
+    prev_faces: list[Face] = []
+    if det.name == "none":
+        if progress is not None:
+            progress(frames, frames)
+        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames}
+    # the passed copy is used only when it is exactly the copy ``_frame_uint8`` would make
+    use_small = small is not None and max(small.shape[-2:]) == min(DETECT_MAX_SIDE, max(h, w))
+    for i in range(frames):
+        # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
+        # copy of each frame, while the mask math below stays on the input's device.
+        if use_small:
+            u8, back = _quantise(small[i].permute(1, 2, 0)), w / small.shape[-1]
+        else:
+            u8, back = _frame_uint8(image[i])
+        if prev_u8 is not None and np.array_equal(u8, prev_u8):
+            found = prev_faces                       # still frame in a video: same faces, same mask
+            faces[i] = faces[i - 1]
+        else:
+            found = det.detect(u8)
+            if back != 1.0:
+                found = [face.scaled(back) for face in found]
+            faces[i] = face_mask(found, h, w, padding, softness, image.device)
+        prev_u8, prev_faces = u8, found
+        counts.append(len(found))
+        if progress is not None:
+            progress(i + 1, frames)
+    return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts}
 
 
 def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
@@ -195,39 +240,10 @@ def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor |
     mask = match_mask(mask.to(device), h, w, "mask")
     if protect is not None:
         protect = match_mask(protect.to(device), h, w, "protect")
-
-    det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
-    frames = image.shape[0]
-    faces = torch.zeros((frames, h, w), dtype=torch.float32, device=device)
-    counts: list[int] = []
-    prev_u8: np.ndarray | None = None
-    prev_faces: list[Face] = []
-    if det.name != "none":
-        for i in range(frames):
-            # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
-            # copy of each frame, while the mask math below stays on the input's device.
-            u8, back = _frame_uint8(image[i])
-            if prev_u8 is not None and np.array_equal(u8, prev_u8):
-                found = prev_faces                       # still frame in a video: same faces, same mask
-                faces[i] = faces[i - 1]
-            else:
-                found = det.detect(u8)
-                if back != 1.0:
-                    found = [face.scaled(back) for face in found]
-                faces[i] = face_mask(found, h, w, padding, softness, device)
-            prev_u8, prev_faces = u8, found
-            counts.append(len(found))
-            if progress is not None:
-                progress(i + 1, frames)
-    else:
-        counts = [0] * frames
-        if progress is not None:
-            progress(frames, frames)
-
+    faces, info = face_masks(image, detector, model_dirs, padding, softness, progress)
     faces_n = expand_batch(faces, n)
     shield = faces_n if protect is None else torch.maximum(faces_n, expand_batch(protect, n))
     guarded = expand_batch(mask, n) * (1 - shield)
-    if frames == 1 and n > 1:
-        counts = counts * n
-    info = {"detector": det.name, "message": det.message, "faces_per_frame": counts}
+    if image.shape[0] == 1 and n > 1:
+        info["faces_per_frame"] = info["faces_per_frame"] * n
     return guarded.contiguous(), faces_n.contiguous(), info

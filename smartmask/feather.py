@@ -33,7 +33,8 @@ def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pixels) + 1,) * 2)
         op = cv2.dilate if pixels > 0 else cv2.erode
         arr = mask.detach().contiguous().numpy()
-        return torch.from_numpy(np.stack([op(a, k, borderType=cv2.BORDER_REPLICATE) for a in arr]))
+        out = [op(a, k, borderType=cv2.BORDER_REPLICATE) for a in arr]
+        return torch.from_numpy(out[0][None] if len(out) == 1 else np.stack(out))
     x = mask.unsqueeze(1)
     if pixels < 0:
         x = 1.0 - x
@@ -92,7 +93,8 @@ def guided_filter(mask: torch.Tensor, guide: torch.Tensor, radius: int, eps: flo
 
 def snap(mask: torch.Tensor, tol: float = 1.0 / 1024) -> torch.Tensor:
     """Make near-0 and near-1 values exact, so 'keep' pixels come out bit-identical to the original."""
-    return torch.where(mask < tol, torch.zeros_like(mask), torch.where(mask > 1 - tol, torch.ones_like(mask), mask))
+    out = torch.where(mask > 1 - tol, 1.0, mask)
+    return out.masked_fill_(mask < tol, 0.0)
 
 
 def feather(mask: torch.Tensor, grow_px: int = 0, feather_px: float = 0.0, close_px: int = 0,

@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import regions as R
-from .align import Motion, align_batch
-from .blur import downscale
+from .align import IDENTITY, Motion, estimate_motion, warp_to_original
+from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, difference_map
-from .feather import feather
+from .feather import feather, snap
 from .preview import heatmap
-from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size, resize_mask
+from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
@@ -62,6 +61,9 @@ class FeatherOptions:
 EDGE_RADIUS = 0.004
 
 
+NO_MOTION = Motion(IDENTITY.copy(), 0, 0.0)
+
+
 @dataclass
 class DiffResult:
     mask: torch.Tensor          # [B, H, W] binary, full resolution
@@ -91,6 +93,16 @@ def _radius(frac: float, h: int, w: int) -> int:
     return int(round(frac * math.hypot(h, w)))
 
 
+def analysis_copy(images: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W, 3]`` -> ``[B, 3, h, w]`` at the analysis size (long side ``ANALYSIS_LONG_SIDE``).
+
+    Alignment, the difference, the edge-aware feather and the seam harmonisation all work on this
+    one copy: full-resolution pixels are touched only to warp, to enlarge the finished masks and
+    to composite.
+    """
+    return downscale(images.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE).contiguous()
+
+
 def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
                     progress=None, guard: torch.Tensor | None = None) -> DiffResult:
     """Binary edit mask from an original and an edited image (batches of frames welcome).
@@ -104,25 +116,49 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     if guard is not None:
         o, guard = mask_for(o, guard, "guard")
         e = expand_batch(e, o.shape[0])
-    if opts.align:
-        e, motions = align_batch(o, e)
-    else:
-        motions = [Motion(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 0, 0.0)] * o.shape[0]
-    masks, heats, levels = [], [], []
+    return _difference(o, e, opts, guard, progress)[0]
+
+
+def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torch.Tensor | None, progress,
+                small_o: torch.Tensor | None = None):
+    """``difference_mask`` on validated frames; also returns the analysis copy of the aligned edit,
+    which the later stages of ``auto`` reuse (``small_o``: the original's, when the caller has it)."""
+    masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
     for i in range(o.shape[0]):
-        m, heat, lv = _frame_mask(o[i:i + 1], e[i:i + 1], opts, None if guard is None else guard[i:i + 1])
+        oi, ei = o[i:i + 1], e[i:i + 1]
+        oa = analysis_copy(oi) if small_o is None else small_o[i:i + 1]
+        ea = analysis_copy(ei)
+        mo = estimate_motion(_host(oa), _host(ea), oi.shape[1:3]) if opts.align else NO_MOTION
+        if not mo.is_identity:
+            ei = warp_to_original(ei[0], oi[0], mo.matrix)[None]
+            ea = analysis_copy(ei)
+        m, heat, lv = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
         masks.append(m)
         heats.append(heat)
         levels.append(lv)
+        motions.append(mo)
+        aligned.append(ei)
+        small.append(ea)
         if progress:
             progress(i + 1, o.shape[0])
-    return DiffResult(torch.cat(masks), torch.cat(heats), e, levels, motions)
+    # nothing moved: the input batch itself is the aligned batch (no copy)
+    e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
+    return DiffResult(_cat(masks), _cat(heats), e, levels, motions), _cat(small)
 
 
-def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torch.Tensor | None = None):
-    h, w = o.shape[1:3]
-    oa = downscale(o.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
-    ea = downscale(e.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE)
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat`` that does not copy a single frame."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _host(x: torch.Tensor) -> np.ndarray:
+    """``[1, 3, h, w]`` analysis copy as an ``[h, w, 3]`` float32 host array, for OpenCV's feature matching:
+    the one host transfer of the difference stage, and only of the small copy."""
+    return x[0].permute(1, 2, 0).detach().float().cpu().contiguous().numpy()
+
+
+def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard: torch.Tensor | None = None):
+    h, w = size
     d = difference_map(oa, ea, opts.space)
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
     dn = d[0, 0].float().cpu().numpy()
@@ -137,35 +173,58 @@ def _frame_mask(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
     if opts.fill_holes:
         mask = R.fill_holes(mask)
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
-    mt = torch.from_numpy(mask.astype(np.float32)).to(o.device)[None]
-    full = (resize_mask(mt, h, w) > 0.5).float()
+    mt = torch.from_numpy(mask.astype(np.float32)).to(oa.device)[None, None]
+    full = (upscale(mt, (h, w))[:, 0] > 0.5).float()
     if guard is not None:
         full = full * (1.0 - guard)
-    heat = heatmap(d[:, 0], lv.high)
-    heat = F.interpolate(heat.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-    return full, heat, lv
+    heat = upscale(heatmap(d[:, 0], lv.high).permute(0, 3, 1, 2), (h, w)).permute(0, 2, 3, 1)
+    return full, heat.contiguous(), lv
 
 
-def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None) -> torch.Tensor:
-    """Feather with sizes relative to the diagonal; ``image`` (the original) guides the edge-aware step."""
+def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None,
+                 guide_small: torch.Tensor | None = None) -> torch.Tensor:
+    """Feather with sizes relative to the diagonal; ``image`` (the original) guides the edge-aware step.
+
+    ``guide_small`` optionally passes ``analysis_copy(image)`` when the caller already has it.
+    """
     opts = opts or FeatherOptions()
     guide = as_image(image, "image") if image is not None and opts.edge_aware else None
     h, w = (guide if guide is not None else as_mask(mask)).shape[1:3]  # the output's size
     diag = math.hypot(h, w)
     return feather_pixels(mask, guide, int(round(opts.grow * diag)), opts.feather * diag,
-                          int(round(opts.close * diag)))
+                          int(round(opts.close * diag)), guide_small if guide is not None else None)
+
+
+# Smallest feather sigma (pixels at the reduced size) for which feathering on the analysis-size
+# copy and enlarging the result is as good as feathering at full resolution.
+MIN_REDUCED_SIGMA = 1.5
 
 
 def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int, feather_px: float,
-                   close_px: int) -> torch.Tensor:
+                   close_px: int, guide_small: torch.Tensor | None = None) -> torch.Tensor:
     """Feather with sizes in pixels; with ``image`` (the original) the edge is snapped to its edges
-    (guided filter, radius ``EDGE_RADIUS`` of the diagonal) and the mask is fitted to its size."""
+    (guided filter, radius ``EDGE_RADIUS`` of the diagonal) and the mask is fitted to its size.
+
+    A soft edge is smooth at the scale of its sigma, so when the sigma is wide enough the whole
+    stage runs on the analysis-size copy (a tenth of the pixels of a 6 MP photo) and only the
+    finished soft mask is enlarged; a narrow or hard edge is shaped at full resolution.
+    """
     m = as_mask(mask)
     guide = None
     if image is not None:
         guide, m = mask_for(as_image(image, "image"), m)
-    radius = max(1, int(round(EDGE_RADIUS * math.hypot(*m.shape[1:3])))) if guide is not None else 0
-    return feather(m, grow_px=grow_px, feather_px=feather_px, close_px=close_px, guide=guide, edge_radius=radius)
+    h, w = m.shape[1:3]
+    radius = max(1, int(round(EDGE_RADIUS * math.hypot(h, w)))) if guide is not None else 0
+    s = min(1.0, ANALYSIS_LONG_SIDE / max(h, w))
+    if s == 1.0 or feather_px * s < MIN_REDUCED_SIGMA:
+        return feather(m, grow_px=grow_px, feather_px=feather_px, close_px=close_px, guide=guide, edge_radius=radius)
+    small = downscale(m.unsqueeze(1), ANALYSIS_LONG_SIDE)[:, 0]
+    g = None
+    if guide is not None:
+        g = (guide_small if guide_small is not None else analysis_copy(guide)).permute(0, 2, 3, 1)
+    soft = feather(small, grow_px=int(round(grow_px * s)), feather_px=feather_px * s, close_px=int(round(close_px * s)),
+                   guide=g, edge_radius=max(1, int(round(radius * s))) if g is not None else 0)
+    return snap(upscale(soft.unsqueeze(1), (h, w))[:, 0])
 
 
 def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
@@ -177,14 +236,19 @@ def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Ten
 
 
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
-              resize: bool = True, harmonize: bool = True) -> torch.Tensor:
+              resize: bool = True, harmonize: bool = True, small: tuple | None = None) -> torch.Tensor:
     """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband'),
-    with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off."""
+    with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off.
+
+    ``small`` optionally passes ``(analysis_copy(original), analysis_copy(edited))`` when the caller
+    already has them; the result is the same.
+    """
     o, e = prepare_pair(original, edited, resize)
     o, m = mask_for(o, mask)
     e = expand_batch(e, o.shape[0])
     if harmonize:
-        e = harmonize_seam(o, e, m)
+        oa, ea = small if small is not None else (analysis_copy(o), analysis_copy(e))
+        e = harmonize_seam(o, e, m, small=(oa, ea))
     if method == "alpha":
         return alpha_composite(o, e, m)
     if method == "multiband":
@@ -252,17 +316,19 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
                  progress) -> AutoResult:
     """``auto`` on one chunk of already validated, equally sized frames."""
+    oa = analysis_copy(o)  # one reduced copy serves face detection, difference, feather and seam
     face_mask = torch.zeros(o.shape[:3], device=o.device)
     info: dict = {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""}
     if faces:
-        from .faces import guard_faces
-        _, face_mask, info = guard_faces(o, face_mask, None, detector=face_detector, model_dirs=model_dirs)
+        from .faces import face_masks
+        face_mask, info = face_masks(o, face_detector, model_dirs, small=oa)
     shield = face_mask
     if protect is not None:
         shield = torch.maximum(shield, protect)
-    diff = difference_mask(o, e, mask_opts, progress, guard=shield if (faces or protect is not None) else None)
-    soft = feather_mask(diff.mask, o, feather_opts)
+    guard = shield if (faces or protect is not None) else None
+    diff, ea = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
+    soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win
     soft = exclude_after(soft, shield)
-    image = composite(o, diff.aligned, soft, method, harmonize=harmonize)
+    image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea))
     return AutoResult(image, soft, diff, face_mask, info)
