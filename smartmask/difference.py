@@ -96,18 +96,22 @@ def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) ->
     """min over shifts |d| <= radius of ||a(p) - b(p + d)||, symmetric in a and b.
 
     An edge that moved by a fraction of a pixel, or was softened and re-sharpened, has a close
-    match one pixel away; a real change has none.
+    match one pixel away; a real change has none. Each shifted distance map serves both
+    directions: ||b(p) - a(p + d)|| is the map for -d read at p + d.
     """
-    def one_way(x, y):
-        best = None
-        yp = F.pad(y, (radius,) * 4, mode="replicate")
-        h, w = x.shape[-2:]
-        for dy in range(2 * radius + 1):
-            for dx in range(2 * radius + 1):
-                d = (x - yp[..., dy:dy + h, dx:dx + w]).pow(2).sum(1, keepdim=True)
-                best = d if best is None else torch.minimum(best, d)
-        return best.sqrt()
-    return torch.maximum(one_way(a, b), one_way(b, a))
+    h, w = a.shape[-2:]
+    r = radius
+    bp = F.pad(b, (r,) * 4, mode="replicate")
+    ab = ba = None
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            # D(p) = ||a(p) - b(p + d)||^2 on a frame grown by r on each side (replicated edges)
+            dist = (a - bp[..., r + dy:r + dy + h, r + dx:r + dx + w]).pow_(2).sum(1, keepdim=True)
+            ab = dist if ab is None else torch.minimum(ab, dist)
+            # b(p) - a(p - d) = -(a(q) - b(q + d)) at q = p - d: read D shifted by -d (edges replicated)
+            back = F.pad(dist, (r,) * 4, mode="replicate")[..., r - dy:r - dy + h, r - dx:r - dx + w]
+            ba = back if ba is None else torch.minimum(ba, back)
+    return torch.maximum(ab, ba).sqrt_()
 
 
 def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab", compensate: bool = True) -> torch.Tensor:
