@@ -31,7 +31,7 @@ def edited_pair(size: int = 768, shift: float = 0.0):
     g = torch.Generator().manual_seed(1)
     e = (e * torch.tensor([1.02, .99, 1.01]) + .01 + torch.randn(e.shape, generator=g) * .005).clamp(0, 1)
     if shift:
-        e = warp_to_original(e, e, np.array([[1.0, 0.0, -shift], [0.0, 1.0, -shift * 0.5]]))
+        e = warp_to_original(e[0], e[0], np.array([[1.0, 0.0, -shift], [0.0, 1.0, -shift * 0.5]]))[None]
     return o, e
 
 
