@@ -54,6 +54,13 @@ class Motion:
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
+def _matching_copy(img: np.ndarray, size: tuple[int, int], shrink: bool) -> np.ndarray:
+    """uint8 grey copy of ``size`` (w, h) from an RGB float array, or from an already grey uint8 one."""
+    if img.ndim == 2:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA) if shrink else img
+    return _gray_u8(cv2.resize(img, size, interpolation=cv2.INTER_AREA) if shrink else img)
+
+
 def _gray_u8(img: np.ndarray) -> np.ndarray:
     g = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return np.clip(g * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -85,7 +92,8 @@ def _features(gray: np.ndarray):
 
 
 def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[int, int] | None = None) -> Motion:
-    """Estimate the similarity transform between two ``[H, W, 3]`` float arrays (0..1) of one size.
+    """Estimate the similarity transform between two ``[H, W, 3]`` float arrays (0..1) of one size,
+    or two ``[H, W]`` uint8 grey copies (``gray_u8`` made on the tensors' device).
 
     The arrays may be reduced copies of larger frames: ``full_size`` ``(height, width)`` is then the
     frames' size, and the transform is returned in full-size pixels. SIFT + RANSAC gives a robust
@@ -97,8 +105,7 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[i
     h, w = full_size if full_size is not None else (ch, cw)
     s = min(1.0, MATCH_LONG_SIDE / max(ch, cw))
     size = (max(2, round(cw * s)), max(2, round(ch * s)))
-    go = _gray_u8(cv2.resize(original, size, interpolation=cv2.INTER_AREA) if s < 1 else original)
-    ge = _gray_u8(cv2.resize(edited, size, interpolation=cv2.INTER_AREA) if s < 1 else edited)
+    go, ge = (_matching_copy(a, size, s < 1) for a in (original, edited))
     s = max(go.shape) / max(h, w)  # matching copy -> full frame (exact along the long side)
     none = Motion(IDENTITY.copy(), 0, 0.0)
     if min(go.shape) < 24:
@@ -303,6 +310,14 @@ def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> to
     return torch.from_numpy(out)
 
 
+def gray_u8(x: torch.Tensor) -> np.ndarray:
+    """``[1, 3, h, w]`` float tensor -> ``[h, w]`` uint8 grey host array, converted on the tensor's
+    device so that a twelfth of the bytes cross to the host (what ``_gray_u8`` does on the host)."""
+    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=torch.float32).view(3, 1, 1)
+    g = (x[0].float() * w).sum(0)
+    return (g * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
+
+
 def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, list[Motion]]:
     """Align every frame of ``edited`` ``[B, H, W, 3]`` to the matching ``original`` frame.
 
@@ -312,8 +327,7 @@ def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Ten
     from .blur import downscale
 
     def small(x: torch.Tensor) -> np.ndarray:
-        x = downscale(x.permute(2, 0, 1)[None], MATCH_LONG_SIDE)
-        return x[0].permute(1, 2, 0).detach().float().cpu().contiguous().numpy()
+        return gray_u8(downscale(x.permute(2, 0, 1)[None], MATCH_LONG_SIDE))
 
     frames, motions = [], []
     for i in range(edited.shape[0]):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import regions as R
-from .align import IDENTITY, Motion, estimate_motion, warp_to_original
+from .align import IDENTITY, Motion, estimate_motion, gray_u8, warp_to_original
 from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, difference_map
@@ -128,7 +128,8 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
         oi, ei = o[i:i + 1], e[i:i + 1]
         oa = analysis_copy(oi) if small_o is None else small_o[i:i + 1]
         ea = analysis_copy(ei)
-        mo = estimate_motion(_host(oa), _host(ea), oi.shape[1:3]) if opts.align else NO_MOTION
+        # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there
+        mo = estimate_motion(gray_u8(oa), gray_u8(ea), oi.shape[1:3]) if opts.align else NO_MOTION
         if not mo.is_identity:
             ei = warp_to_original(ei[0], oi[0], mo.matrix)[None]
             ea = analysis_copy(ei)
@@ -149,12 +150,6 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
     """``torch.cat`` that does not copy a single frame."""
     return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _host(x: torch.Tensor) -> np.ndarray:
-    """``[1, 3, h, w]`` analysis copy as an ``[h, w, 3]`` float32 host array, for OpenCV's feature matching:
-    the one host transfer of the difference stage, and only of the small copy."""
-    return x[0].permute(1, 2, 0).detach().float().cpu().contiguous().numpy()
 
 
 def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard: torch.Tensor | None = None):
