@@ -13,6 +13,7 @@ on the tensors' device with ``grid_sample``.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -81,14 +82,14 @@ def _max_shift(m: np.ndarray, h: int, w: int) -> float:
     return float(np.abs(moved - corners[:, :2]).max())
 
 
-_sift = None
+_local = threading.local()  # one SIFT per thread: batches estimate several frames' motions at once
 
 
 def _features(gray: np.ndarray):
-    global _sift
-    if _sift is None:
-        _sift = cv2.SIFT_create(nfeatures=3000)
-    return _sift.detectAndCompute(gray, None)
+    sift = getattr(_local, "sift", None)
+    if sift is None:
+        sift = _local.sift = cv2.SIFT_create(nfeatures=3000)
+    return sift.detectAndCompute(gray, None)
 
 
 def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[int, int] | None = None) -> Motion:

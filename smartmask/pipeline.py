@@ -7,6 +7,8 @@ the image diagonal, so a 400 px thumbnail and a 4K photo get the same look with 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,12 +126,8 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
     """``difference_mask`` on validated frames; also returns the analysis copy of the aligned edit,
     which the later stages of ``auto`` reuse (``small_o``: the original's, when the caller has it)."""
     masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
-    for i in range(o.shape[0]):
+    for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
         oi, ei = o[i:i + 1], e[i:i + 1]
-        oa = analysis_copy(oi) if small_o is None else small_o[i:i + 1]
-        ea = analysis_copy(ei)
-        # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there
-        mo = estimate_motion(gray_u8(oa), gray_u8(ea), oi.shape[1:3]) if opts.align else NO_MOTION
         if not mo.is_identity:
             ei = warp_to_original(ei[0], oi[0], mo.matrix)[None]
             ea = analysis_copy(ei)
@@ -145,6 +143,46 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
     # nothing moved: the input batch itself is the aligned batch (no copy)
     e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
     return DiffResult(_cat(masks), _cat(heats), e, levels, motions), _cat(small)
+
+
+# Frames whose motion is estimated ahead, in worker threads, while the current frame is analysed.
+ALIGN_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
+def _aligned_frames(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch.Tensor | None):
+    """Yield ``(analysis copy of the original, of the edit, motion)`` frame by frame.
+
+    Motion estimation is host work (OpenCV features and a numpy refinement on grey copies) that
+    releases the GIL, so in a batch the next frames' motions are estimated by worker threads while
+    this thread analyses the current frame on the tensors' device. Only ``ALIGN_WORKERS`` frames
+    are ahead at any time, so memory stays bounded.
+    """
+    n, size = o.shape[0], tuple(o.shape[1:3])
+
+    def copies(i):
+        oa = analysis_copy(o[i:i + 1]) if small_o is None else small_o[i:i + 1]
+        return oa, analysis_copy(e[i:i + 1])
+
+    if not align or n == 1:
+        for i in range(n):
+            oa, ea = copies(i)
+            # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there
+            yield oa, ea, (estimate_motion(gray_u8(oa), gray_u8(ea), size) if align else NO_MOTION)
+        return
+    with ThreadPoolExecutor(ALIGN_WORKERS) as pool:
+        ahead: dict = {}
+
+        def submit(i):
+            oa, ea = copies(i)
+            ahead[i] = (oa, ea, pool.submit(estimate_motion, gray_u8(oa), gray_u8(ea), size))
+
+        for i in range(min(ALIGN_WORKERS + 1, n)):
+            submit(i)
+        for i in range(n):
+            oa, ea, job = ahead.pop(i)
+            if i + ALIGN_WORKERS + 1 < n:
+                submit(i + ALIGN_WORKERS + 1)
+            yield oa, ea, job.result()
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:

@@ -109,6 +109,27 @@ def test_alignment_recovers_shift_and_scale_subpixel():
     assert err < 0.35, f"alignment error {err:.2f} px"
 
 
+def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
+    """Batches estimate the next frames' motions in worker threads: every frame must still get
+    its own motion, in order, exactly as when it runs alone."""
+    import smartmask.pipeline as P
+    monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
+    o = photo(320)
+    region = box_region(320, 320, 200, 300, 40, 200)
+    shifts = [0.0, 2.5, -1.5, 3.0, 0.0]
+    frames = []
+    for k, dx in enumerate(shifts):
+        e = drifted_edit(o, region, seed=k)[0]
+        frames.append(warp_to_original(e, e, np.array([[1.0, 0, -dx], [0, 1.0, 0.0]])) if dx else e)
+    batch = difference_mask(o, torch.stack(frames))
+    for k, (dx, mo) in enumerate(zip(shifts, batch.motions)):
+        alone = difference_mask(o, frames[k][None]).motions[0]
+        assert np.allclose(mo.matrix, alone.matrix), k
+        assert mo.is_identity == (dx == 0.0), (k, mo.describe())
+        if dx:
+            assert abs(mo.matrix[0, 2] - dx) < 0.3, (k, mo.describe())  # content moved by +dx
+
+
 def test_no_warp_without_motion():
     o = photo(256)[0]
     e = (o * 1.02).clamp(0, 1)
