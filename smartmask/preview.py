@@ -1,6 +1,8 @@
 """Pictures for people: a difference heat-map and a mask overlay."""
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 
 # A compact perceptual ramp (black -> blue -> magenta -> orange -> yellow), 'inferno'-like.
@@ -22,10 +24,19 @@ def overlay(image: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.1), opac
     """Tint ``image`` ``[B, H, W, 3]`` where ``mask`` ``[B, H, W]`` is set, and draw its outline."""
     c = torch.tensor(color, device=image.device, dtype=image.dtype)
     m = mask.unsqueeze(-1).to(image.dtype)
-    out = image * (1 - opacity * m) + c * (opacity * m)
+    out = torch.lerp(image, c.expand_as(image), opacity * m)
     if outline:
-        hard = (mask > 0.5).float().unsqueeze(1)
-        edge = torch.nn.functional.max_pool2d(hard, 3, 1, 1) - (-torch.nn.functional.max_pool2d(-hard, 3, 1, 1))
-        e = edge[:, 0].unsqueeze(-1)
-        out = out * (1 - e) + c * e
-    return out.clamp(0, 1)
+        out = torch.where(_outline(mask > 0.5).unsqueeze(-1), c, out)
+    return out.clamp_(0, 1)
+
+
+def _outline(hard: torch.Tensor) -> torch.Tensor:
+    """Pixels of a boolean ``[B, H, W]`` mask whose 3x3 neighbourhood holds both values."""
+    if hard.device.type == "cpu":
+        k = np.ones((3, 3), np.uint8)
+        frames = [cv2.morphologyEx(f, cv2.MORPH_GRADIENT, k, borderType=cv2.BORDER_REPLICATE)
+                  for f in hard.to(torch.uint8).numpy()]
+        return torch.from_numpy(np.stack(frames)) > 0
+    x = hard.float().unsqueeze(1)
+    pool = torch.nn.functional.max_pool2d
+    return (pool(x, 3, 1, 1) + pool(-x, 3, 1, 1))[:, 0] > 0
