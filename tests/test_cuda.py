@@ -90,3 +90,15 @@ def test_no_full_resolution_host_round_trips():
     print(f"{n} device-to-host copies, {pipeline_us:.0f} us in all; one frame: {frame_us:.0f} us")
     assert n > 0 and frame_us > 0, "the profiler saw no device-to-host copies: the check would be blind"
     assert pipeline_us < frame_us
+
+
+def test_preview_overlay_is_the_same_on_the_gpu():
+    from smartmask.preview import overlay
+    o, _ = edited_pair(256)
+    m = torch.zeros(1, 256, 256)
+    m[:, 60:200, 40:180] = 1.0
+    m[:, 100:120, 90:110] = 0.3
+    cpu = overlay(o, m)
+    gpu = overlay(o.cuda(), m.cuda())
+    assert gpu.device.type == "cuda"
+    assert torch.allclose(gpu.cpu(), cpu, atol=1e-6)
