@@ -116,11 +116,7 @@ def downscale(x: torch.Tensor, long_side: int) -> torch.Tensor:
     size = (max(2, round(h * s)), max(2, round(w * s)))
     if _on_cpu(x) and x.shape[1] <= 4:
         # OpenCV's area resize is about twice as fast as torch's adaptive pooling on the CPU
-        hwc = x.detach().permute(0, 2, 3, 1)
-        hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
-        frames = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in hwc.numpy()]
-        out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
-        return out.permute(0, 3, 1, 2)
+        return _cv2_resize(x, size, cv2.INTER_AREA)
     return F.interpolate(x, size=size, mode="area")
 
 
@@ -133,9 +129,14 @@ def upscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if _on_cpu(x) and x.shape[1] <= 4:
-        hwc = x.detach().permute(0, 2, 3, 1)
-        hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
-        frames = [cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in hwc.numpy()]
-        out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
-        return out.permute(0, 3, 1, 2)
+        return _cv2_resize(x, size, cv2.INTER_LINEAR)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> torch.Tensor:
+    """OpenCV resize of each frame of a CPU ``[N, C, H, W]`` tensor (C <= 4) to ``size`` (h, w)."""
+    hwc = x.detach().permute(0, 2, 3, 1)
+    hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
+    frames = [cv2.resize(f, (size[1], size[0]), interpolation=interpolation) for f in hwc.numpy()]
+    out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
+    return out.permute(0, 3, 1, 2)
