@@ -70,7 +70,8 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     out over ``band`` (fraction of the diagonal) inside the edit, so both sides of the seam match
     while the edit itself keeps its own colours. The composite is still exactly the original
     wherever the mask is 0. ``small`` optionally passes the analysis-size ``[B, 3, h, w]`` copies of
-    the original and the edit.
+    the original and the edit, and may add a third: the edit's copy with the drift already
+    compensated (``compensate_drift(o, e)``, which the difference stage computes anyway).
     """
     h, w = mask.shape[1:3]
     if not bool((mask > 0).any()):
@@ -78,12 +79,14 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     if small is None:
         small = (downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE),
                  downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE))
-    o, e = small
+    o, e = small[:2]
+    compensated = small[2] if len(small) > 2 else None
     small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
     outside = (small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
         return edited
-    shift = compensate_drift(o, e, outside) - e
+    # the drift model of the difference stage: gain/offset and smooth field fitted on unchanged pixels
+    shift = (compensated if compensated is not None else compensate_drift(o, e)) - e
     # the fading weight is built at analysis size too: only the finished correction is enlarged
     scale = small.shape[-1] / w
     width = max(1.0, band * math.hypot(h, w) * scale)

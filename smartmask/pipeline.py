@@ -18,7 +18,7 @@ from . import regions as R
 from .align import IDENTITY, Motion, estimate_motion, gray_u8, warp_to_original
 from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
-from .difference import ANALYSIS_LONG_SIDE, difference_map
+from .difference import ANALYSIS_LONG_SIDE, compensate_drift, difference_map
 from .feather import feather, snap
 from .preview import heatmap
 from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size
@@ -131,18 +131,18 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
         if not mo.is_identity:
             ei = warp_to_original(ei[0], oi[0], mo.matrix)[None]
             ea = analysis_copy(ei)
-        m, heat, lv = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
+        m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
         masks.append(m)
         heats.append(heat)
         levels.append(lv)
         motions.append(mo)
         aligned.append(ei)
-        small.append(ea)
+        small.append((ea, ec))
         if progress:
             progress(i + 1, o.shape[0])
     # nothing moved: the input batch itself is the aligned batch (no copy)
     e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
-    return DiffResult(_cat(masks), _cat(heats), e, levels, motions), _cat(small)
+    return DiffResult(_cat(masks), _cat(heats), e, levels, motions), (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
 
 
 # Frames whose motion is estimated ahead, in worker threads, while the current frame is analysed.
@@ -192,7 +192,8 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
 
 def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard: torch.Tensor | None = None):
     h, w = size
-    d = difference_map(oa, ea, opts.space)
+    ec = compensate_drift(oa, ea)
+    d = difference_map(oa, ec, opts.space, compensate=False)
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
@@ -211,7 +212,7 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
     if guard is not None:
         full = full * (1.0 - guard)
     heat = upscale(heatmap(d[:, 0], lv.high).permute(0, 3, 1, 2), (h, w)).permute(0, 2, 3, 1)
-    return full, heat.contiguous(), lv
+    return full, heat.contiguous(), lv, ec
 
 
 def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None,
@@ -273,15 +274,14 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband'),
     with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off.
 
-    ``small`` optionally passes ``(analysis_copy(original), analysis_copy(edited))`` when the caller
-    already has them; the result is the same.
+    ``small`` optionally passes ``(analysis_copy(original), analysis_copy(edited))``, and the edit's
+    drift-compensated copy as a third item, when the caller already has them; the result is the same.
     """
     o, e = prepare_pair(original, edited, resize)
     o, m = mask_for(o, mask)
     e = expand_batch(e, o.shape[0])
     if harmonize:
-        oa, ea = small if small is not None else (analysis_copy(o), analysis_copy(e))
-        e = harmonize_seam(o, e, m, small=(oa, ea))
+        e = harmonize_seam(o, e, m, small=small if small is not None else (analysis_copy(o), analysis_copy(e)))
     if method == "alpha":
         return alpha_composite(o, e, m)
     if method == "multiband":
@@ -359,9 +359,9 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
     if protect is not None:
         shield = torch.maximum(shield, protect)
     guard = shield if (faces or protect is not None) else None
-    diff, ea = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
+    diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win
     soft = exclude_after(soft, shield)
-    image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea))
+    image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
