@@ -18,7 +18,7 @@ import torch
 from skimage import data
 
 from smartmask import face_detect
-from smartmask.face_detect import (YUNET_FILE, YUNET_SHA256, Face, LoadedDetector, MTCNNDetector,
+from smartmask.face_detect import (DETECT_MAX_SIDE, YUNET_FILE, YUNET_SHA256, Face, LoadedDetector, MTCNNDetector,
                                    YuNetDetector, find_mtcnn, load_detector)
 from smartmask.faces import face_ellipse, face_mask, guard_faces
 from smartmask.tensors import SmartMaskError
@@ -162,8 +162,8 @@ def test_large_image_detected_on_downscaled_copy_in_full_resolution_coordinates(
     big_face = yunet.detect(big)[0]
     for s, b in zip(small_face.box, big_face.box):
         assert abs(b - (s + 0.5) * 4 - 0.5 + 0.5) < 16
-    # the detector only ever saw a <=1024 px copy: one cached network of that size
-    assert any(k[1:] == (1024, 1024) for k in YuNetDetector._cache)
+    # the detector only ever saw a copy of at most DETECT_MAX_SIDE px: one cached network of that size
+    assert any(k[1:] == (DETECT_MAX_SIDE, DETECT_MAX_SIDE) for k in YuNetDetector._cache)
 
 
 def test_float_input_and_detector_cache(yunet, astronaut):
