@@ -21,14 +21,18 @@ from .difference import ANALYSIS_LONG_SIDE, compensate_drift
 HARMONIZE_BAND = 0.005
 
 
-def alpha_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def alpha_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
+                    out: torch.Tensor | None = None) -> torch.Tensor:
     """``original * (1 - m) + edited * m`` for ``[B, H, W, 3]`` images and a ``[B, H, W]`` mask.
 
     One fused ``lerp`` pass. It is exact at the ends (ATen computes ``a + w (b - a)`` for w < 0.5 and
     ``b - (b - a)(1 - w)`` otherwise), so where the mask is 0 the result is the original bit for bit
-    and where it is 1 the edited image.
+    and where it is 1 the edited image. ``out`` (optional) receives the result, e.g. a view into
+    a larger frame.
     """
-    return torch.lerp(original, edited, mask.unsqueeze(-1)).clamp_(0, 1)
+    if out is None:
+        return torch.lerp(original, edited, mask.unsqueeze(-1)).clamp_(0, 1)
+    return torch.lerp(original, edited, mask.unsqueeze(-1), out=out).clamp_(0, 1)
 
 
 def _down(x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +66,8 @@ def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torc
 
 
 def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
-                   band: float = HARMONIZE_BAND, small: tuple | None = None) -> torch.Tensor:
+                   band: float = HARMONIZE_BAND, small: tuple | None = None,
+                   box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """Pull the edit's colours towards the original's near the mask boundary only.
 
     The editor's colour/exposure drift is fitted where the mask is 0 (gain and offset per channel
@@ -72,19 +77,22 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     wherever the mask is 0. ``small`` optionally passes the analysis-size ``[B, 3, h, w]`` copies of
     the original and the edit, and may add a third: the edit's copy with the drift already
     compensated (``compensate_drift(o, e)``, which the difference stage computes anyway).
+    With ``box`` (y0, y1, x0, x1), which must hold every pixel where the mask is above 0, only that
+    part of the harmonised edit is returned.
     """
     h, w = mask.shape[1:3]
     if not bool((mask > 0).any()):
-        return edited
+        return edited if box is None else edited[:, box[0]:box[1], box[2]:box[3]]
     if small is None:
         small = (downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE),
                  downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE))
     o, e = small[:2]
     compensated = small[2] if len(small) > 2 else None
+    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
     small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
     outside = (small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
-        return edited
+        return edited[:, y0:y1, x0:x1]
     # the drift model of the difference stage: gain/offset and smooth field fitted on unchanged pixels
     shift = (compensated if compensated is not None else compensate_drift(o, e)) - e
     # the fading weight is built at analysis size too: only the finished correction is enlarged
@@ -92,5 +100,5 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     width = max(1.0, band * math.hypot(h, w) * scale)
     inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
     corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
-    corr = upscale(corr, (h, w)).permute(0, 2, 3, 1)  # a new tensor: add the edit into it in place
-    return corr.add_(edited).clamp_(0, 1)
+    corr = upscale(corr, (h, w)).permute(0, 2, 3, 1)[:, y0:y1, x0:x1]  # new: add the edit into it in place
+    return corr.add_(edited[:, y0:y1, x0:x1]).clamp_(0, 1)

@@ -280,13 +280,35 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     o, e = prepare_pair(original, edited, resize)
     o, m = mask_for(o, mask)
     e = expand_batch(e, o.shape[0])
+    if method == "alpha":
+        # only the mask's bounding box can differ from the original: copy the rest as it is
+        box = _nonzero_box(m)
+        out = o.clone()
+        if box is None:
+            return out
+        if harmonize:
+            e = harmonize_seam(o, e, m, small=small if small is not None else (analysis_copy(o), analysis_copy(e)),
+                               box=box)
+        else:
+            e = e[:, box[0]:box[1], box[2]:box[3]]
+        y, x = slice(box[0], box[1]), slice(box[2], box[3])
+        alpha_composite(o[:, y, x], e, m[:, y, x], out=out[:, y, x])
+        return out
     if harmonize:
         e = harmonize_seam(o, e, m, small=small if small is not None else (analysis_copy(o), analysis_copy(e)))
-    if method == "alpha":
-        return alpha_composite(o, e, m)
     if method == "multiband":
         return multiband_composite(o, e, m)
     raise ValueError(f"unknown composite method {method!r}: use 'alpha' or 'multiband'")
+
+
+def _nonzero_box(m: torch.Tensor) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) bounding all frames' pixels where ``m`` ``[B, H, W]`` > 0, or None."""
+    hit = m > 0
+    rows = torch.nonzero(hit.any(2).any(0)).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(hit.any(1).any(0)).flatten()
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 @dataclass
