@@ -130,6 +130,29 @@ def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
             assert abs(mo.matrix[0, 2] - dx) < 0.3, (k, mo.describe())  # content moved by +dx
 
 
+def test_interrupting_a_batch_stops_the_alignment_workers(monkeypatch):
+    """ComfyUI interrupts by raising from the progress callback: the exception must reach the
+    caller, and the worker threads that estimate the next frames' motions must be gone after it."""
+    import threading
+
+    import smartmask.pipeline as P
+    monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
+    o = photo(192)
+    e = torch.cat([drifted_edit(o, box_region(192, 192, 100, 180, 20, 120), seed=s) for s in range(6)])
+    before = threading.active_count()
+
+    class Interrupted(Exception):
+        pass
+
+    def progress(done, total):
+        if done == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        difference_mask(o, e, progress=progress)
+    assert threading.active_count() == before
+
+
 def test_no_warp_without_motion():
     o = photo(256)[0]
     e = (o * 1.02).clamp(0, 1)
