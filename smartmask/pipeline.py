@@ -118,13 +118,14 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     if guard is not None:
         o, guard = mask_for(o, guard, "guard")
         e = expand_batch(e, o.shape[0])
-    return _difference(o, e, opts, guard, progress)[0]
+    return _difference(o, e, opts, guard, progress, keep_small=False)[0]
 
 
 def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torch.Tensor | None, progress,
-                small_o: torch.Tensor | None = None):
-    """``difference_mask`` on validated frames; also returns the analysis copy of the aligned edit,
-    which the later stages of ``auto`` reuse (``small_o``: the original's, when the caller has it)."""
+                small_o: torch.Tensor | None = None, keep_small: bool = True):
+    """``difference_mask`` on validated frames. With ``keep_small`` it also returns the analysis copy
+    of the aligned edit and its drift-compensated version, which the later stages of ``auto`` reuse
+    (``small_o``: the original's analysis copy, when the caller has it)."""
     masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
     for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
         oi, ei = o[i:i + 1], e[i:i + 1]
@@ -137,12 +138,16 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torc
         levels.append(lv)
         motions.append(mo)
         aligned.append(ei)
-        small.append((ea, ec))
+        if keep_small:
+            small.append((ea, ec))
         if progress:
             progress(i + 1, o.shape[0])
     # nothing moved: the input batch itself is the aligned batch (no copy)
     e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
-    return DiffResult(_cat(masks), _cat(heats), e, levels, motions), (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
+    result = DiffResult(_cat(masks), _cat(heats), e, levels, motions)
+    if not keep_small:
+        return result, None
+    return result, (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
 
 
 # Frames whose motion is estimated ahead, in worker threads, while the current frame is analysed.
