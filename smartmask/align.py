@@ -5,7 +5,7 @@ pixels. Left alone, every edge in the picture shows up as "changed" and the edit
 pixels off in the composite. We match SIFT features between reduced copies and fit a similarity
 transform with RANSAC: the features on the edited region disagree with the global motion and
 are rejected as outliers, so the edit itself cannot pull the estimate. The fit is then refined
-with ECC on the pixels that did not change, for sub-pixel accuracy.
+by a robust dense (Lucas-Kanade) fit in which changed pixels get no weight, for sub-pixel accuracy.
 
 Feature matching is inherently CPU work (OpenCV), done on small uint8 copies; the warp itself runs
 on the tensors' device with ``grid_sample``.
@@ -317,26 +317,3 @@ def gray_u8(x: torch.Tensor) -> np.ndarray:
     w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=torch.float32).view(3, 1, 1)
     g = (x[0].float() * w).sum(0)
     return (g * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
-
-
-def align_batch(original: torch.Tensor, edited: torch.Tensor) -> tuple[torch.Tensor, list[Motion]]:
-    """Align every frame of ``edited`` ``[B, H, W, 3]`` to the matching ``original`` frame.
-
-    Feature matching is CPU work (OpenCV): each frame is first reduced on its own device, and only
-    that small copy is read to the host; the warp itself stays on the tensors' device.
-    """
-    from .blur import downscale
-
-    def small(x: torch.Tensor) -> np.ndarray:
-        return gray_u8(downscale(x.permute(2, 0, 1)[None], MATCH_LONG_SIDE))
-
-    frames, motions = [], []
-    for i in range(edited.shape[0]):
-        o = original[min(i, original.shape[0] - 1)]
-        e = edited[i]
-        mo = estimate_motion(small(o), small(e), tuple(o.shape[:2]))
-        motions.append(mo)
-        frames.append(e if mo.is_identity else warp_to_original(e, o, mo.matrix))
-    if all(mo.is_identity for mo in motions):
-        return edited, motions  # nothing moved: no copy of the batch
-    return torch.stack(frames), motions

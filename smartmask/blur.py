@@ -44,9 +44,11 @@ def _cpu_planes(x: torch.Tensor, fn) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def _stack(frames: list[np.ndarray]) -> np.ndarray:
-    """``np.stack`` without the copy for a single frame (the common case)."""
-    return frames[0][None] if len(frames) == 1 else np.stack(frames)
+def opencv_frames(frames, fn) -> torch.Tensor:
+    """``fn`` (an OpenCV call) applied to each frame of a host array ``[N, ...]``, stacked into a
+    tensor; a single frame (the common case) is not copied again."""
+    out = [fn(f) for f in frames]
+    return torch.from_numpy(out[0][None] if len(out) == 1 else np.stack(out))
 
 
 def _on_cpu(x: torch.Tensor) -> bool:
@@ -137,6 +139,6 @@ def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> t
     """OpenCV resize of each frame of a CPU ``[N, C, H, W]`` tensor (C <= 4) to ``size`` (h, w)."""
     hwc = x.detach().permute(0, 2, 3, 1)
     hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
-    frames = [cv2.resize(f, (size[1], size[0]), interpolation=interpolation) for f in hwc.numpy()]
-    out = torch.from_numpy(_stack([f.reshape(size[0], size[1], -1) for f in frames]))
+    out = opencv_frames(hwc.numpy(), lambda f: cv2.resize(f, (size[1], size[0]), interpolation=interpolation)
+                        .reshape(size[0], size[1], -1))
     return out.permute(0, 3, 1, 2)

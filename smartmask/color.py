@@ -3,8 +3,9 @@ so a single threshold means the same thing in shadows, skin and saturated fabric
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import torch
+
+from .blur import opencv_frames
 
 _RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
                             [0.2126729, 0.7151522, 0.0721750],
@@ -24,8 +25,7 @@ def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
     """
     if x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:
         hwc = x.detach().clamp(0, 1).permute(0, 2, 3, 1).contiguous().numpy()
-        lab = [cv2.cvtColor(f, cv2.COLOR_RGB2Lab) for f in hwc]
-        return torch.from_numpy(lab[0][None] if len(lab) == 1 else np.stack(lab)).permute(0, 3, 1, 2)
+        return opencv_frames(hwc, lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2Lab)).permute(0, 3, 1, 2)
     lin = srgb_to_linear(x.clamp(0, 1))
     m = _RGB_TO_XYZ.to(x.device, x.dtype)
     xyz = torch.einsum("ij,njhw->nihw", m, lin) / _WHITE.to(x.device, x.dtype).view(1, 3, 1, 1)

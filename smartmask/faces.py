@@ -166,22 +166,14 @@ def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[
     h, w = frame.shape[:2]
     if max(h, w) > max_side:
         frame = downscale(frame.permute(2, 0, 1)[None], max_side)[0].permute(1, 2, 0)
-    return _quantise(frame), w / frame.shape[1]
-
-
-def _quantise(frame: torch.Tensor) -> np.ndarray:
-    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy(), w / frame.shape[1]
 
 
 def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
                model_dirs: Sequence[str | os.PathLike] = (), padding: float = DEFAULT_PADDING,
-               softness: float = DEFAULT_SOFTNESS, progress: Callable[[int, int], None] | None = None,
-               small: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-    """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``).
-
-    ``small`` optionally passes an ``[B, 3, h, w]`` reduced copy of the image (long side at most
-    ``DETECT_MAX_SIDE``), which is then the detection copy: the pipeline already has one.
-    """
+               softness: float = DEFAULT_SOFTNESS,
+               progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, dict]:
+    """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``)."""
     image = as_image(image, "image")
     h, w = image.shape[1:3]
     det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
@@ -194,15 +186,10 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
         if progress is not None:
             progress(frames, frames)
         return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames}
-    # the passed copy is used only when it is exactly the copy ``_frame_uint8`` would make
-    use_small = small is not None and max(small.shape[-2:]) == min(DETECT_MAX_SIDE, max(h, w))
     for i in range(frames):
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
         # copy of each frame, while the mask math below stays on the input's device.
-        if use_small:
-            u8, back = _quantise(small[i].permute(1, 2, 0)), w / small.shape[-1]
-        else:
-            u8, back = _frame_uint8(image[i])
+        u8, back = _frame_uint8(image[i])
         if prev_u8 is not None and np.array_equal(u8, prev_u8):
             found = prev_faces                       # still frame in a video: same faces, same mask
             faces[i] = faces[i - 1]

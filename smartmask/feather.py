@@ -6,11 +6,10 @@ GPU when the mask is there.
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blur import box_blur, gaussian_blur
+from .blur import box_blur, gaussian_blur, opencv_frames
 
 
 def _pool_max(m: torch.Tensor, radius: int) -> torch.Tensor:
@@ -32,9 +31,7 @@ def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:
         # OpenCV's dilate/erode with a disk: exact and fast on the CPU
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(pixels) + 1,) * 2)
         op = cv2.dilate if pixels > 0 else cv2.erode
-        arr = mask.detach().contiguous().numpy()
-        out = [op(a, k, borderType=cv2.BORDER_REPLICATE) for a in arr]
-        return torch.from_numpy(out[0][None] if len(out) == 1 else np.stack(out))
+        return opencv_frames(mask.detach().contiguous().numpy(), lambda a: op(a, k, borderType=cv2.BORDER_REPLICATE))
     x = mask.unsqueeze(1)
     if pixels < 0:
         x = 1.0 - x

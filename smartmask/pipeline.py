@@ -376,12 +376,12 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
                  progress) -> AutoResult:
     """``auto`` on one chunk of already validated, equally sized frames."""
-    oa = analysis_copy(o)  # one reduced copy serves face detection, difference, feather and seam
+    oa = analysis_copy(o)  # one reduced copy serves alignment, difference, feather and seam
     face_mask = torch.zeros(o.shape[:3], device=o.device)
     info: dict = {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""}
     if faces:
         from .faces import face_masks
-        face_mask, info = face_masks(o, face_detector, model_dirs, small=oa)
+        face_mask, info = face_masks(o, face_detector, model_dirs)
     shield = face_mask
     if protect is not None:
         shield = torch.maximum(shield, protect)

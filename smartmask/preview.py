@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 import torch
 
+from .blur import opencv_frames
+
 # A compact perceptual ramp (black -> blue -> magenta -> orange -> yellow), 'inferno'-like.
 _RAMP = torch.tensor([[0.0, 0.0, 0.02], [0.26, 0.04, 0.41], [0.58, 0.15, 0.40],
                       [0.87, 0.32, 0.23], [0.99, 0.65, 0.04], [0.98, 1.0, 0.64]])
@@ -34,9 +36,8 @@ def _outline(hard: torch.Tensor) -> torch.Tensor:
     """Pixels of a boolean ``[B, H, W]`` mask whose 3x3 neighbourhood holds both values."""
     if hard.device.type == "cpu":
         k = np.ones((3, 3), np.uint8)
-        frames = [cv2.morphologyEx(f, cv2.MORPH_GRADIENT, k, borderType=cv2.BORDER_REPLICATE)
-                  for f in hard.to(torch.uint8).numpy()]
-        return torch.from_numpy(np.stack(frames)) > 0
+        return opencv_frames(hard.to(torch.uint8).numpy(),
+                             lambda f: cv2.morphologyEx(f, cv2.MORPH_GRADIENT, k, borderType=cv2.BORDER_REPLICATE)) > 0
     x = hard.float().unsqueeze(1)
     pool = torch.nn.functional.max_pool2d
     return (pool(x, 3, 1, 1) + pool(-x, 3, 1, 1))[:, 0] > 0

@@ -180,12 +180,3 @@ def mask_for(ref: torch.Tensor, mask: torch.Tensor, name: str = "mask") -> tuple
     n = batch_size(ref, m)
     ref, m = expand_batch(ref, n), expand_batch(m, n)
     return ref, match_mask(m.to(ref.device), ref.shape[1], ref.shape[2], name)
-
-
-def to_nchw(img: torch.Tensor) -> torch.Tensor:
-    """``[B, H, W, C]`` -> ``[B, C, H, W]`` (the layout torch's conv and pooling ops want)."""
-    return img.permute(0, 3, 1, 2)
-
-
-def to_nhwc(x: torch.Tensor) -> torch.Tensor:
-    return x.permute(0, 2, 3, 1)
