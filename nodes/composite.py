@@ -23,8 +23,9 @@ class SmartMaskComposite:
                                                          "Off: a size mismatch is an error."}),
                 "harmonize": ("BOOLEAN", {"default": True,
                                           "tooltip": "Match the edit's colour and exposure to the original near the seam "
-                                                     "(the editor's drift, fitted outside the mask, fades out a short way "
-                                                     "inside the edit). Pixels outside the mask are never changed."}),
+                                                     "(the editor's drift, fitted on the unchanged pixels, fades out a "
+                                                     "short way inside the edit). Pixels outside the mask are never "
+                                                     "changed."}),
             },
         }
 

@@ -70,9 +70,10 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
                    box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """Pull the edit's colours towards the original's near the mask boundary only.
 
-    The editor's colour/exposure drift is fitted where the mask is 0 (gain and offset per channel
-    plus a smooth lighting field, at analysis resolution); it is undone fully at the seam and fades
-    out over ``band`` (fraction of the diagonal) inside the edit, so both sides of the seam match
+    The editor's colour/exposure drift is the difference stage's model: gain and offset per channel
+    plus a smooth lighting field, fitted on the pixels that did not change, at analysis resolution
+    (used only when at least 5 % of the frame lies outside the mask). It is undone fully at the seam
+    and fades out over ``band`` (fraction of the diagonal) inside the edit, so both sides of the seam match
     while the edit itself keeps its own colours. The composite is still exactly the original
     wherever the mask is 0. ``small`` optionally passes the analysis-size ``[B, 3, h, w]`` copies of
     the original and the edit, and may add a third: the edit's copy with the drift already
