@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .blur import downscale, gaussian_blur, upscale
-from .difference import ANALYSIS_LONG_SIDE, compensate_drift
+from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift
 
 # Width (fraction of the diagonal) of the band inside the edit over which the seam is harmonised.
 HARMONIZE_BAND = 0.005
@@ -85,8 +85,7 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     if not bool((mask > 0).any()):
         return edited if box is None else edited[:, box[0]:box[1], box[2]:box[3]]
     if small is None:
-        small = (downscale(original.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE),
-                 downscale(edited.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE))
+        small = (analysis_copy(original), analysis_copy(edited))
     o, e = small[:2]
     compensated = small[2] if len(small) > 2 else None
     y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)

@@ -31,6 +31,16 @@ ANALYSIS_LONG_SIDE = 768
 COMPARE_SIGMA = 0.002
 
 
+def analysis_copy(images: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W, 3]`` -> ``[B, 3, h, w]`` at the analysis size (long side ``ANALYSIS_LONG_SIDE``).
+
+    Alignment, the difference, the edge-aware feather and the seam harmonisation all work on this
+    one copy: full-resolution pixels are touched only to warp, to enlarge the finished masks and
+    to composite.
+    """
+    return downscale(images.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE).contiguous()
+
+
 def robust_scale(d: torch.Tensor) -> float:
     """Noise scale of a non-negative difference map from its 25th percentile.
 

@@ -18,7 +18,7 @@ from . import regions as R
 from .align import IDENTITY, Motion, estimate_motion, gray_u8, warp_to_original
 from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
-from .difference import ANALYSIS_LONG_SIDE, compensate_drift, difference_map
+from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
 from .preview import heatmap
 from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size
@@ -93,16 +93,6 @@ def prepare_pair(original: torch.Tensor, edited: torch.Tensor, resize: bool = Tr
 
 def _radius(frac: float, h: int, w: int) -> int:
     return int(round(frac * math.hypot(h, w)))
-
-
-def analysis_copy(images: torch.Tensor) -> torch.Tensor:
-    """``[B, H, W, 3]`` -> ``[B, 3, h, w]`` at the analysis size (long side ``ANALYSIS_LONG_SIDE``).
-
-    Alignment, the difference, the edge-aware feather and the seam harmonisation all work on this
-    one copy: full-resolution pixels are touched only to warp, to enlarge the finished masks and
-    to composite.
-    """
-    return downscale(images.permute(0, 3, 1, 2), ANALYSIS_LONG_SIDE).contiguous()
 
 
 def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
@@ -282,28 +272,22 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     ``small`` optionally passes ``(analysis_copy(original), analysis_copy(edited))``, and the edit's
     drift-compensated copy as a third item, when the caller already has them; the result is the same.
     """
+    if method not in ("alpha", "multiband"):
+        raise ValueError(f"unknown composite method {method!r}: use 'alpha' or 'multiband'")
     o, e = prepare_pair(original, edited, resize)
     o, m = mask_for(o, mask)
     e = expand_batch(e, o.shape[0])
-    if method == "alpha":
-        # only the mask's bounding box can differ from the original: copy the rest as it is
-        box = _nonzero_box(m)
-        out = o.clone()
-        if box is None:
-            return out
-        if harmonize:
-            e = harmonize_seam(o, e, m, small=small if small is not None else (analysis_copy(o), analysis_copy(e)),
-                               box=box)
-        else:
-            e = e[:, box[0]:box[1], box[2]:box[3]]
-        y, x = slice(box[0], box[1]), slice(box[2], box[3])
-        alpha_composite(o[:, y, x], e, m[:, y, x], out=out[:, y, x])
-        return out
-    if harmonize:
-        e = harmonize_seam(o, e, m, small=small if small is not None else (analysis_copy(o), analysis_copy(e)))
     if method == "multiband":
-        return multiband_composite(o, e, m)
-    raise ValueError(f"unknown composite method {method!r}: use 'alpha' or 'multiband'")
+        return multiband_composite(o, harmonize_seam(o, e, m, small=small) if harmonize else e, m)
+    # alpha: only the mask's bounding box can differ from the original; the rest is copied as it is
+    box = _nonzero_box(m)
+    out = o.clone()
+    if box is None:
+        return out
+    y, x = slice(box[0], box[1]), slice(box[2], box[3])
+    e = harmonize_seam(o, e, m, small=small, box=box) if harmonize else e[:, y, x]
+    alpha_composite(o[:, y, x], e, m[:, y, x], out=out[:, y, x])
+    return out
 
 
 def _nonzero_box(m: torch.Tensor) -> tuple[int, int, int, int] | None:
