@@ -82,20 +82,18 @@ def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> tuple[
 DRIFT_LONG_SIDE = 512
 
 
-def compensate_drift(o: torch.Tensor, e: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+def compensate_drift(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     """Edited image ``[N, 3, H, W]`` with global colour/exposure drift and smooth lighting drift removed.
 
-    ``allowed`` ``[N, 1, H, W]`` (optional) restricts the fit to where it is 1, e.g. outside a known edit.
     The fit runs on a copy with a long side of ``DRIFT_LONG_SIDE``; the gain and offset are then
     applied, and the smooth field enlarged, at the input's size.
     """
     h, wd = o.shape[-2:]
     os_, es = downscale(o, DRIFT_LONG_SIDE), downscale(e, DRIFT_LONG_SIDE)
-    allowed = 1.0 if allowed is None else (downscale(allowed, DRIFT_LONG_SIDE) > 0.999).float()
-    w = _unchanged_weights(os_, es) * allowed
+    w = _unchanged_weights(os_, es)
     gain, offset = fit_color_drift(os_, es, w)
     es = es * gain + offset
-    w = _unchanged_weights(os_, es) * allowed
+    w = _unchanged_weights(os_, es)
     sigma = 0.03 * math.hypot(*os_.shape[-2:])
     # smooth residual drift (lighting ramps, local tone shifts), learned only where nothing changed
     field = normalized_blur(os_ - es, w, sigma)
@@ -127,10 +125,9 @@ def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) ->
     return torch.maximum(ab, ba).sqrt_()
 
 
-def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab", compensate: bool = True) -> torch.Tensor:
-    """Change map ``[N, 1, H, W]`` (delta E units for 'lab') between two ``[N, 3, H, W]`` images."""
-    if compensate:
-        e = compensate_drift(o, e)
+def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab") -> torch.Tensor:
+    """Change map ``[N, 1, H, W]`` (delta E units for 'lab') between two ``[N, 3, H, W]`` images;
+    ``e`` is the edit with its drift already compensated (``compensate_drift``, steps 1-2 above)."""
     h, w = o.shape[-2:]
     sigma = max(0.6, COMPARE_SIGMA * math.hypot(h, w))
     a = to_space(gaussian_blur(o, sigma), space)

@@ -188,7 +188,7 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
 def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard: torch.Tensor | None = None):
     h, w = size
     ec = compensate_drift(oa, ea)
-    d = difference_map(oa, ec, opts.space, compensate=False)
+    d = difference_map(oa, ec, opts.space)
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
