@@ -67,7 +67,7 @@ def _gray_u8(img: np.ndarray) -> np.ndarray:
     return np.clip(g * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _rescale_matrix(m: np.ndarray, s: float) -> np.ndarray:
+def rescale_matrix(m: np.ndarray, s: float) -> np.ndarray:
     """Express a transform estimated on a copy scaled by ``s`` in full-size pixel coordinates
     (pixel centres: full = (small + 0.5) / s - 0.5)."""
     to_small = np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1]])
@@ -116,7 +116,7 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[i
     ge_h = cv2.resize(ge, half, interpolation=cv2.INTER_AREA)
     if min(go_h.shape) >= 256:  # features on the half copy (2.5x cheaper); the dense refinement adds the precision
         m_h, inliers = _match_features(go_h, ge_h)
-        m_sift = _rescale_matrix(m_h, 0.5) if inliers else IDENTITY.copy()
+        m_sift = rescale_matrix(m_h, 0.5) if inliers else IDENTITY.copy()
     else:
         m_sift, inliers = _match_features(go, ge)
     # candidates: the feature estimate as is, and dense refinements (half size first for a larger
@@ -128,13 +128,13 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[i
     # a start from the identity only matters when the features were too few to trust
     starts = (m_sift,) if inliers >= 50 else (m_sift, IDENTITY)
     for start in starts:
-        mh, _, _ = refine_dense(go_h, ge_h, _rescale_matrix(start, 2.0))
-        cand, _, r1 = refine_dense(go, ge, _rescale_matrix(mh, 0.5))
+        mh, _, _ = refine_dense(go_h, ge_h, rescale_matrix(start, 2.0))
+        cand, _, r1 = refine_dense(go, ge, rescale_matrix(mh, 0.5))
         if r1 < best:
             m, best = cand, r1
         if start is IDENTITY or np.abs(m_sift - IDENTITY).max() == 0:
             break
-    full = _rescale_matrix(m, s)
+    full = rescale_matrix(m, s)
     shift = _max_shift(full, h, w)
     if best > 0.97 * r0 or shift < MIN_MOTION_PX or not _plausible(full, h, w):
         return Motion(IDENTITY.copy(), inliers, 0.0)

@@ -135,10 +135,53 @@ def upscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int]) -> torch.Tensor:
+    """``upscale(x, size)[..., y0:y1, x0:x1]`` for ``box`` (y0, y1, x0, x1), computing only that part:
+    an edit's bounding box is often a fraction of the frame."""
+    y0, y1, x0, x1 = box
+    if not (_on_cpu(x) and x.shape[1] <= 4):
+        return upscale(x, size)[..., y0:y1, x0:x1]
+    h, w = x.shape[-2:]
+    sy, sx = h / size[0], w / size[1]
+    # crop pixel (X, Y) samples the source at ((X + x0 + 0.5) sx - 0.5, (Y + y0 + 0.5) sy - 0.5), as
+    # the bilinear resize does; the source's edge pixels repeat beyond its border, as in resize too
+    m = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5], [0.0, sy, (y0 + 0.5) * sy - 0.5]])
+    hwc = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+    n, c = hwc.shape[0], hwc.shape[3]
+    out = np.empty((n, y1 - y0, x1 - x0, c), np.float32)
+    for i in range(n):
+        src, dst = (hwc[i], out[i]) if c > 1 else (hwc[i, ..., 0], out[i, ..., 0])
+        cv2.warpAffine(src, m, (x1 - x0, y1 - y0), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
 def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> torch.Tensor:
-    """OpenCV resize of each frame of a CPU ``[N, C, H, W]`` tensor (C <= 4) to ``size`` (h, w)."""
+    """OpenCV resize of each frame of a CPU ``[N, C, H, W]`` tensor (C <= 4) to ``size`` (h, w).
+
+    The result goes into one numpy-allocated array: numpy asks the kernel for huge pages for large
+    arrays, so a full-resolution result costs a few page faults instead of one per 4 KiB page
+    (a 6 MP RGB upscale: 12 -> 7 ms).
+    """
     hwc = x.detach().permute(0, 2, 3, 1)
-    hwc = hwc if hwc.is_contiguous() else hwc.contiguous()
-    out = opencv_frames(hwc.numpy(), lambda f: cv2.resize(f, (size[1], size[0]), interpolation=interpolation)
-                        .reshape(size[0], size[1], -1))
-    return out.permute(0, 3, 1, 2)
+    hwc = (hwc if hwc.is_contiguous() else hwc.contiguous()).numpy()
+    n, c = hwc.shape[0], hwc.shape[3]
+    out = np.empty((n, size[0], size[1], c), np.float32)
+    for i in range(n):
+        src, dst = (hwc[i], out[i]) if c > 1 else (hwc[i, ..., 0], out[i, ..., 0])
+        if interpolation == cv2.INTER_AREA:
+            src = _halve(src, size)
+        cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=interpolation)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def _halve(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Halve ``a`` (area average) while it stays at least twice ``size``.
+
+    An area resize by exactly 2 takes OpenCV's integer fast path, and the last, smaller step then
+    costs little: a 6 MP frame to 768 px in 7.5 ms instead of 9.5 (one channel: 2.7 instead of 5.3).
+    Sides must be even for an exact halving; odd ones go the direct way.
+    """
+    while a.shape[0] % 2 == 0 and a.shape[1] % 2 == 0 and a.shape[0] >= 2 * size[0] and a.shape[1] >= 2 * size[1]:
+        a = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return a

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blur import downscale, gaussian_blur, upscale
+from .blur import downscale, gaussian_blur, upscale, upscale_crop
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift
 
 # Width (fraction of the diagonal) of the band inside the edit over which the seam is harmonised.
@@ -100,5 +100,5 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     width = max(1.0, band * math.hypot(h, w) * scale)
     inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
     corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
-    corr = upscale(corr, (h, w)).permute(0, 2, 3, 1)[:, y0:y1, x0:x1]  # new: add the edit into it in place
+    corr = upscale_crop(corr, (h, w), (y0, y1, x0, x1)).permute(0, 2, 3, 1)  # new: add the edit into it in place
     return corr.add_(edited[:, y0:y1, x0:x1]).clamp_(0, 1)

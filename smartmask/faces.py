@@ -26,7 +26,7 @@ import torch
 from .blur import downscale
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
-from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask
+from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
 __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
            "face_ellipse", "face_mask", "guard_faces", "DEFAULT_PADDING", "DEFAULT_SOFTNESS"]
@@ -112,7 +112,8 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
 
 
 def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = DEFAULT_PADDING,
-              softness: float = DEFAULT_SOFTNESS, device: torch.device | str | None = None) -> torch.Tensor:
+              softness: float = DEFAULT_SOFTNESS, device: torch.device | str | None = None,
+              out: torch.Tensor | None = None) -> torch.Tensor:
     """Soft face mask ``[height, width]`` in 0..1: 1 inside each padded face ellipse, smooth falloff outside.
 
     ``padding`` grows both semi-axes by that fraction of the face's size (the mean of the ellipse's
@@ -121,9 +122,10 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     1 down to about 1 cm below the chin and fades out by about 2 cm: the jaw line is protected,
     the neck is not. The falloff lies entirely outside so the face itself is always fully
     protected. Each face is evaluated only inside its own bounding rectangle, so many small faces
-    in a large frame cost little.
+    in a large frame cost little. ``out`` (optional, zero ``[height, width]``) receives the mask.
     """
-    out = torch.zeros((height, width), dtype=torch.float32, device=device)
+    if out is None:
+        out = torch.zeros((height, width), dtype=torch.float32, device=device)
     padding = max(float(padding), 0.0)
     softness = max(float(softness), 0.0)
     for face in faces:
@@ -178,7 +180,7 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     h, w = image.shape[1:3]
     det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
     frames = image.shape[0]
-    faces = torch.zeros((frames, h, w), dtype=torch.float32, device=image.device)
+    faces = new_like(image, (frames, h, w), zeros=True)  # on the CPU, pages no face touches cost nothing
     counts: list[int] = []
     prev_u8: np.ndarray | None = None
     prev_faces: list[Face] = []
@@ -197,7 +199,7 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
             found = det.detect(u8)
             if back != 1.0:
                 found = [face.scaled(back) for face in found]
-            faces[i] = face_mask(found, h, w, padding, softness, image.device)
+            face_mask(found, h, w, padding, softness, image.device, out=faces[i])
         prev_u8, prev_faces = u8, found
         counts.append(len(found))
         if progress is not None:

@@ -88,8 +88,18 @@ def guided_filter(mask: torch.Tensor, guide: torch.Tensor, radius: int, eps: flo
     return q[:, 0].clamp(0, 1)
 
 
-def snap(mask: torch.Tensor, tol: float = 1.0 / 1024) -> torch.Tensor:
-    """Make near-0 and near-1 values exact, so 'keep' pixels come out bit-identical to the original."""
+def snap(mask: torch.Tensor, tol: float = 1.0 / 1024, inplace: bool = False) -> torch.Tensor:
+    """Make near-0 and near-1 values exact, so 'keep' pixels come out bit-identical to the original.
+
+    With ``inplace`` (for a mask the caller owns) a CPU mask is snapped by OpenCV's thresholds in
+    place: at full resolution that is a tenth of the time of the torch ops and allocates nothing.
+    """
+    if inplace and mask.device.type == "cpu" and mask.dtype == torch.float32 and mask.is_contiguous():
+        a = mask.numpy().reshape(-1, mask.shape[-1])
+        hi = cv2.threshold(a, 1 - tol, 1.0, cv2.THRESH_BINARY)[1]
+        cv2.threshold(a, tol, 0.0, cv2.THRESH_TOZERO, dst=a)   # below tol -> 0
+        cv2.max(a, hi, dst=a)                                   # above 1 - tol -> 1
+        return mask
     out = torch.where(mask > 1 - tol, 1.0, mask)
     return out.masked_fill_(mask < tol, 0.0)
 

@@ -6,6 +6,7 @@ the image diagonal, so a 400 px thumbnail and a 4K photo get the same look with 
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +16,14 @@ import numpy as np
 import torch
 
 from . import regions as R
-from .align import IDENTITY, Motion, estimate_motion, gray_u8, warp_to_original
+from .align import IDENTITY, Motion, estimate_motion, gray_u8, rescale_matrix, warp_to_original
 from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
 from .preview import heatmap
-from .tensors import as_image, as_mask, batch_size, expand_batch, mask_for, match_size
+from .tensors import (as_image, as_mask, batch_size, binarize, copy_outside, expand_batch, mask_for, match_size,
+                      new_like, nonzero_box)
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
@@ -111,33 +113,52 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     return _difference(o, e, opts, guard, progress, keep_small=False)[0]
 
 
-def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard: torch.Tensor | None, progress,
+def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, progress,
                 small_o: torch.Tensor | None = None, keep_small: bool = True):
     """``difference_mask`` on validated frames. With ``keep_small`` it also returns the analysis copy
     of the aligned edit and its drift-compensated version, which the later stages of ``auto`` reuse
-    (``small_o``: the original's analysis copy, when the caller has it)."""
+    (``small_o``: the original's analysis copy, when the caller has it). ``guard`` may also be a
+    function returning it: ``auto`` passes one that waits for the face detection, which then runs
+    while the first frame is aligned.
+
+    A moved frame's mask is computed from a warp of its analysis copy; the full-resolution warp,
+    needed only for the output, runs in a worker thread meanwhile.
+    """
     masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
-    for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
-        oi, ei = o[i:i + 1], e[i:i + 1]
-        if not mo.is_identity:
-            ei = warp_to_original(ei[0], oi[0], mo.matrix)[None]
-            ea = analysis_copy(ei)
-        m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
-        masks.append(m)
-        heats.append(heat)
-        levels.append(lv)
-        motions.append(mo)
-        aligned.append(ei)
-        if keep_small:
-            small.append((ea, ec))
-        if progress:
-            progress(i + 1, o.shape[0])
+    with ThreadPoolExecutor(1) as warper:
+        for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
+            if callable(guard):
+                guard = guard()
+            oi, ei = o[i:i + 1], e[i:i + 1]
+            if not mo.is_identity:
+                ei = warper.submit(warp_to_original, ei[0], oi[0], mo.matrix)
+                ea = _warp_small(ea, oa, mo.matrix, oi.shape[1:3])
+            m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
+            masks.append(m)
+            heats.append(heat)
+            levels.append(lv)
+            motions.append(mo)
+            aligned.append(ei)
+            if keep_small:
+                small.append((ea, ec))
+            if progress:
+                progress(i + 1, o.shape[0])
+        aligned = [a if isinstance(a, torch.Tensor) else a.result()[None] for a in aligned]
     # nothing moved: the input batch itself is the aligned batch (no copy)
     e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
     result = DiffResult(_cat(masks), _cat(heats), e, levels, motions)
     if not keep_small:
         return result, None
     return result, (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
+
+
+def _warp_small(ea: torch.Tensor, oa: torch.Tensor, matrix: np.ndarray, size) -> torch.Tensor:
+    """The analysis copy ``[1, 3, h, w]`` of the edit warped by a full-size ``matrix`` (the same
+    resampling as the full-resolution warp, on a tenth of the pixels)."""
+    s = max(oa.shape[-2:]) / max(size)  # analysis copy size / full size, exact along the long side
+    m = rescale_matrix(matrix, 1.0 / s)  # full-size pixels -> analysis-copy pixels
+    hwc = warp_to_original(ea[0].permute(1, 2, 0).contiguous(), oa[0].permute(1, 2, 0).contiguous(), m)
+    return hwc.permute(2, 0, 1)[None].contiguous()
 
 
 # Frames whose motion is estimated ahead, in worker threads, while the current frame is analysed.
@@ -203,11 +224,21 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
         mask = R.fill_holes(mask)
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
     mt = torch.from_numpy(mask.astype(np.float32)).to(oa.device)[None, None]
-    full = (upscale(mt, (h, w))[:, 0] > 0.5).float()
+    full = binarize(upscale(mt, (h, w))[:, 0])
     if guard is not None:
-        full = full * (1.0 - guard)
+        full = _cut_out(full, guard)
     heat = upscale(heatmap(d[:, 0], lv.high).permute(0, 3, 1, 2), (h, w)).permute(0, 2, 3, 1)
     return full, heat.contiguous(), lv, ec
+
+
+def _cut_out(mask: torch.Tensor, guard: torch.Tensor, box=None) -> torch.Tensor:
+    """``mask * (1 - guard)`` in place on a mask the caller owns; only the guard's bounding box
+    ``box`` (found when not given; faces are a small part of the frame) is touched."""
+    box = box or nonzero_box(guard)
+    if box is not None:
+        y, x = slice(box[0], box[1]), slice(box[2], box[3])
+        mask[:, y, x] *= 1.0 - guard[:, y, x]
+    return mask
 
 
 def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None,
@@ -253,7 +284,7 @@ def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int,
         g = (guide_small if guide_small is not None else analysis_copy(guide)).permute(0, 2, 3, 1)
     soft = feather(small, grow_px=int(round(grow_px * s)), feather_px=feather_px * s, close_px=int(round(close_px * s)),
                    guide=g, edge_radius=max(1, int(round(radius * s))) if g is not None else 0)
-    return snap(upscale(soft.unsqueeze(1), (h, w))[:, 0])
+    return snap(upscale(soft.unsqueeze(1), (h, w))[:, 0], inplace=True)
 
 
 def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
@@ -261,7 +292,11 @@ def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Ten
     if exclude is None:
         return mask
     mask, ex = mask_for(mask, exclude, "exclude")
-    return mask * (1.0 - ex)
+    # faces cover a small part of the frame: only their bounding box is multiplied
+    box = nonzero_box(ex)
+    if box is None:
+        return mask.contiguous()  # a batch of 1 may have been broadcast: give each frame its memory
+    return _cut_out(new_like(mask).copy_(mask), ex, box)
 
 
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
@@ -280,24 +315,15 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     if method == "multiband":
         return multiband_composite(o, harmonize_seam(o, e, m, small=small) if harmonize else e, m)
     # alpha: only the mask's bounding box can differ from the original; the rest is copied as it is
-    box = _nonzero_box(m)
-    out = o.clone()
+    box = nonzero_box(m)
+    out = new_like(o)
     if box is None:
-        return out
+        return out.copy_(o)
+    copy_outside(out, o, box)
     y, x = slice(box[0], box[1]), slice(box[2], box[3])
     e = harmonize_seam(o, e, m, small=small, box=box) if harmonize else e[:, y, x]
     alpha_composite(o[:, y, x], e, m[:, y, x], out=out[:, y, x])
     return out
-
-
-def _nonzero_box(m: torch.Tensor) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) bounding all frames' pixels where ``m`` ``[B, H, W]`` > 0, or None."""
-    hit = m > 0
-    rows = torch.nonzero(hit.any(2).any(0)).flatten()
-    if rows.numel() == 0:
-        return None
-    cols = torch.nonzero(hit.any(1).any(0)).flatten()
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 @dataclass
@@ -360,17 +386,29 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
                  progress) -> AutoResult:
     """``auto`` on one chunk of already validated, equally sized frames."""
-    oa = analysis_copy(o)  # one reduced copy serves alignment, difference, feather and seam
-    face_mask = torch.zeros(o.shape[:3], device=o.device)
-    info: dict = {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""}
-    if faces:
-        from .faces import face_masks
-        face_mask, info = face_masks(o, face_detector, model_dirs)
-    shield = face_mask
-    if protect is not None:
-        shield = torch.maximum(shield, protect)
-    guard = shield if (faces or protect is not None) else None
-    diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
+    from .faces import face_masks
+
+    with ThreadPoolExecutor(1) as pool:
+        # faces are found on the original while the first frame is aligned (both are mostly
+        # OpenCV work that releases the GIL); the difference stage waits for them when it needs them
+        job = pool.submit(face_masks, o, face_detector, model_dirs) if faces else None
+        oa = analysis_copy(o)  # one reduced copy serves alignment, difference, feather and seam
+
+        @functools.cache
+        def found() -> tuple[torch.Tensor, dict]:
+            if job is not None:
+                return job.result()
+            return torch.zeros(o.shape[:3], device=o.device), {"faces_per_frame": [0] * o.shape[0],
+                                                                "detector": "off", "message": ""}
+
+        @functools.cache
+        def shield() -> torch.Tensor:
+            return found()[0] if protect is None else torch.maximum(found()[0], protect)
+
+        guard = shield if (faces or protect is not None) else None
+        diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
+    face_mask, info = found()
+    shield = shield()
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win
     soft = exclude_after(soft, shield)
