@@ -117,8 +117,9 @@ def downscale(x: torch.Tensor, long_side: int) -> torch.Tensor:
         return x
     size = (max(2, round(h * s)), max(2, round(w * s)))
     if _on_cpu(x) and x.shape[1] <= 4:
-        # OpenCV's area resize is about twice as fast as torch's adaptive pooling on the CPU
-        return _cv2_resize(x, size, cv2.INTER_AREA)
+        # OpenCV's area resize is about twice as fast as torch's adaptive pooling on the CPU; the
+        # small result is made contiguous (channels first), which torch ops on it need to be fast
+        return _cv2_resize(x, size, cv2.INTER_AREA).contiguous()
     return F.interpolate(x, size=size, mode="area")
 
 

@@ -25,7 +25,8 @@ def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
     """
     if x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:
         hwc = x.detach().clamp(0, 1).permute(0, 2, 3, 1).contiguous().numpy()
-        return opencv_frames(hwc, lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2Lab)).permute(0, 3, 1, 2)
+        # channels first in memory too: the comparison's torch ops are twice as fast on it
+        return opencv_frames(hwc, lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2Lab)).permute(0, 3, 1, 2).contiguous()
     lin = srgb_to_linear(x.clamp(0, 1))
     m = _RGB_TO_XYZ.to(x.device, x.dtype)
     xyz = torch.einsum("ij,njhw->nihw", m, lin) / _WHITE.to(x.device, x.dtype).view(1, 3, 1, 1)
