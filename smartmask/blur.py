@@ -136,12 +136,16 @@ def upscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int]) -> torch.Tensor:
-    """``upscale(x, size)[..., y0:y1, x0:x1]`` for ``box`` (y0, y1, x0, x1), computing only that part:
-    an edit's bounding box is often a fraction of the frame."""
+def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int],
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """``upscale(x, size)[..., y0:y1, x0:x1]`` for ``box`` (y0, y1, x0, x1), channels last
+    (``[N, y1 - y0, x1 - x0, C]``), computing only that part: an edit's bounding box is often a
+    fraction of the frame. ``out`` (optional, e.g. a view into a larger frame) receives it.
+    """
     y0, y1, x0, x1 = box
-    if not (_on_cpu(x) and x.shape[1] <= 4):
-        return upscale(x, size)[..., y0:y1, x0:x1]
+    if not (_on_cpu(x) and x.shape[1] <= 4 and (out is None or out.device.type == "cpu")):
+        crop = upscale(x, size)[..., y0:y1, x0:x1].permute(0, 2, 3, 1)
+        return crop if out is None else out.copy_(crop)
     h, w = x.shape[-2:]
     sy, sx = h / size[0], w / size[1]
     # crop pixel (X, Y) samples the source at ((X + x0 + 0.5) sx - 0.5, (Y + y0 + 0.5) sy - 0.5), as
@@ -149,12 +153,14 @@ def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, in
     m = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5], [0.0, sy, (y0 + 0.5) * sy - 0.5]])
     hwc = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
     n, c = hwc.shape[0], hwc.shape[3]
-    out = np.empty((n, y1 - y0, x1 - x0, c), np.float32)
+    if out is None:
+        out = torch.from_numpy(np.empty((n, y1 - y0, x1 - x0, c), np.float32))
+    dst_all = out.numpy()  # OpenCV writes into strided views (a box inside a frame) in place
     for i in range(n):
-        src, dst = (hwc[i], out[i]) if c > 1 else (hwc[i, ..., 0], out[i, ..., 0])
+        src, dst = (hwc[i], dst_all[i]) if c > 1 else (hwc[i, ..., 0], dst_all[i, ..., 0])
         cv2.warpAffine(src, m, (x1 - x0, y1 - y0), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                        borderMode=cv2.BORDER_REPLICATE)
-    return torch.from_numpy(out).permute(0, 3, 1, 2)
+    return out
 
 
 def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> torch.Tensor:

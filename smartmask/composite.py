@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .blur import downscale, gaussian_blur, upscale, upscale_crop
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift
+from .tensors import nonzero_box
 
 # Width (fraction of the diagonal) of the band inside the edit over which the seam is harmonised.
 HARMONIZE_BAND = 0.005
@@ -67,7 +68,7 @@ def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torc
 
 def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
                    band: float = HARMONIZE_BAND, small: tuple | None = None,
-                   box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+                   box: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
     """Pull the edit's colours towards the original's near the mask boundary only.
 
     The editor's colour/exposure drift is the difference stage's model: gain and offset per channel
@@ -79,20 +80,27 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     the original and the edit, and may add a third: the edit's copy with the drift already
     compensated (``compensate_drift(o, e)``, which the difference stage computes anyway).
     With ``box`` (y0, y1, x0, x1), which must hold every pixel where the mask is above 0, only that
-    part of the harmonised edit is returned.
+    part of the harmonised edit is returned; ``out`` (optional, box-sized) receives it.
     """
     h, w = mask.shape[1:3]
-    if not bool((mask > 0).any()):
-        return edited if box is None else edited[:, box[0]:box[1], box[2]:box[3]]
+    if box is None:
+        if nonzero_box(mask) is None:  # nothing of the edit is used
+            return edited
+        box = (0, h, 0, w)
+    y0, y1, x0, x1 = box
+    crop = edited[:, y0:y1, x0:x1]
+
+    def unchanged() -> torch.Tensor:
+        return crop if out is None else out.copy_(crop)
+
     if small is None:
         small = (analysis_copy(original), analysis_copy(edited))
     o, e = small[:2]
     compensated = small[2] if len(small) > 2 else None
-    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
     small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
     outside = (small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
-        return edited[:, y0:y1, x0:x1]
+        return unchanged()
     # the drift model of the difference stage: gain/offset and smooth field fitted on unchanged pixels
     shift = (compensated if compensated is not None else compensate_drift(o, e)) - e
     # the fading weight is built at analysis size too: only the finished correction is enlarged
@@ -100,5 +108,5 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
     width = max(1.0, band * math.hypot(h, w) * scale)
     inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
     corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
-    corr = upscale_crop(corr, (h, w), (y0, y1, x0, x1)).permute(0, 2, 3, 1)  # new: add the edit into it in place
-    return corr.add_(edited[:, y0:y1, x0:x1]).clamp_(0, 1)
+    # the correction is enlarged straight into the result, and the edit added to it in place
+    return upscale_crop(corr, (h, w), box, out=out).add_(crop).clamp_(0, 1)

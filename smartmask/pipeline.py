@@ -321,8 +321,10 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
         return out.copy_(o)
     copy_outside(out, o, box)
     y, x = slice(box[0], box[1]), slice(box[2], box[3])
-    e = harmonize_seam(o, e, m, small=small, box=box) if harmonize else e[:, y, x]
-    alpha_composite(o[:, y, x], e, m[:, y, x], out=out[:, y, x])
+    inside = out[:, y, x]
+    # the harmonised edit is written into the result's box, then blended there in place
+    e = harmonize_seam(o, e, m, small=small, box=box, out=inside) if harmonize else e[:, y, x]
+    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)
     return out
 
 
