@@ -177,9 +177,15 @@ def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> t
     for i in range(n):
         src, dst = (hwc[i], out[i]) if c > 1 else (hwc[i, ..., 0], out[i, ..., 0])
         if interpolation == cv2.INTER_AREA:
-            src = _halve(src, size)
-        cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=interpolation)
+            shrink_hwc(src, size, dst)
+        else:
+            cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=interpolation)
     return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def shrink_hwc(a: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+    """Area-average shrink of a host image ``[H, W(, C)]`` to ``size`` (h, w), halving first (see ``_halve``)."""
+    return cv2.resize(_halve(a, size), (size[1], size[0]), dst=dst, interpolation=cv2.INTER_AREA)
 
 
 def _halve(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:

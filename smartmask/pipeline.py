@@ -21,7 +21,7 @@ from .blur import downscale, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
-from .preview import heatmap
+from .preview import heatmap_at
 from .tensors import (as_image, as_mask, batch_size, binarize, copy_outside, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
@@ -227,8 +227,7 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
     full = binarize(upscale(mt, (h, w))[:, 0])
     if guard is not None:
         full = _cut_out(full, guard)
-    heat = upscale(heatmap(d[:, 0], lv.high).permute(0, 3, 1, 2), (h, w)).permute(0, 2, 3, 1)
-    return full, heat.contiguous(), lv, ec
+    return full, heatmap_at(d[:, 0], lv.high, (h, w)), lv, ec
 
 
 def _cut_out(mask: torch.Tensor, guard: torch.Tensor, box=None) -> torch.Tensor:
