@@ -6,6 +6,7 @@ GPU when the mask is there.
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -96,9 +97,14 @@ def snap(mask: torch.Tensor, tol: float = 1.0 / 1024, inplace: bool = False) -> 
     """
     if inplace and mask.device.type == "cpu" and mask.dtype == torch.float32 and mask.is_contiguous():
         a = mask.numpy().reshape(-1, mask.shape[-1])
-        hi = cv2.threshold(a, 1 - tol, 1.0, cv2.THRESH_BINARY)[1]
-        cv2.threshold(a, tol, 0.0, cv2.THRESH_TOZERO, dst=a)   # below tol -> 0
-        cv2.max(a, hi, dst=a)                                   # above 1 - tol -> 1
+        # in blocks of rows, so the scratch for 'above 1 - tol' is small and reused (a fresh
+        # full-size scratch costs more in page faults than the thresholds themselves)
+        scratch = np.empty((min(256, a.shape[0]), a.shape[1]), np.float32)
+        for r in range(0, a.shape[0], scratch.shape[0]):
+            blk = a[r:r + scratch.shape[0]]
+            hi = cv2.threshold(blk, 1 - tol, 1.0, cv2.THRESH_BINARY, dst=scratch[:blk.shape[0]])[1]
+            cv2.threshold(blk, tol, 0.0, cv2.THRESH_TOZERO, dst=blk)  # below tol -> 0
+            cv2.max(blk, hi, dst=blk)                                 # above 1 - tol -> 1
         return mask
     out = torch.where(mask > 1 - tol, 1.0, mask)
     return out.masked_fill_(mask < tol, 0.0)
