@@ -119,7 +119,7 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     of the aligned edit and its drift-compensated version, which the later stages of ``auto`` reuse
     (``small_o``: the original's analysis copy, when the caller has it). ``guard`` may also be a
     function returning it: ``auto`` passes one that waits for the face detection, which then runs
-    while the first frame is aligned.
+    while the first frame is aligned and compared.
 
     A moved frame's mask is computed from a warp of its analysis copy; the full-resolution warp,
     needed only for the output, runs in a worker thread meanwhile.
@@ -127,13 +127,12 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
     with ThreadPoolExecutor(1) as warper:
         for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
-            if callable(guard):
-                guard = guard()
             oi, ei = o[i:i + 1], e[i:i + 1]
             if not mo.is_identity:
                 ei = warper.submit(warp_to_original, ei[0], oi[0], mo.matrix)
                 ea = _warp_small(ea, oa, mo.matrix, oi.shape[1:3])
-            m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts, None if guard is None else guard[i:i + 1])
+            m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts,
+                                          None if guard is None else functools.partial(_frame_of, guard, i))
             masks.append(m)
             heats.append(heat)
             levels.append(lv)
@@ -150,6 +149,11 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     if not keep_small:
         return result, None
     return result, (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
+
+
+def _frame_of(masks, i: int) -> torch.Tensor:
+    """Frame ``i`` ``[1, H, W]`` of ``masks``, or of what ``masks()`` returns when it is a function."""
+    return (masks() if callable(masks) else masks)[i:i + 1]
 
 
 def _warp_small(ea: torch.Tensor, oa: torch.Tensor, matrix: np.ndarray, size) -> torch.Tensor:
@@ -206,7 +210,10 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard: torch.Tensor | None = None):
+def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard=None):
+    """Binary mask, heat-map, levels and drift-compensated copy of one frame. ``guard`` is the frame's
+    ``[1, H, W]`` guard, or a function returning it, called only once it is needed (the face
+    detection of ``auto`` may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
     d = difference_map(oa, ec, opts.space)
@@ -214,6 +221,7 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
     if guard is not None:
+        guard = guard() if callable(guard) else guard
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
