@@ -122,14 +122,15 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[i
     # candidates: the feature estimate as is, and dense refinements (half size first for a larger
     # capture range, then the matching copy) started from it and from the identity; the lowest
     # robust residual wins, and it must beat "no motion" clearly
-    m, r0, best = refine_dense(go, ge, m_sift, iterations=0)
+    fit, fit_h = DenseFit(go, ge), DenseFit(go_h, ge_h)
+    m, r0, best = fit.refine(m_sift, iterations=0)
     m = m_sift if best < r0 else IDENTITY
     best = min(best, r0)
     # a start from the identity only matters when the features were too few to trust
     starts = (m_sift,) if inliers >= 50 else (m_sift, IDENTITY)
     for start in starts:
-        mh, _, _ = refine_dense(go_h, ge_h, rescale_matrix(start, 2.0))
-        cand, _, r1 = refine_dense(go, ge, rescale_matrix(mh, 0.5))
+        mh, _, _ = fit_h.refine(rescale_matrix(start, 2.0))
+        cand, _, r1 = fit.refine(rescale_matrix(mh, 0.5))
         if r1 < best:
             m, best = cand, r1
         if start is IDENTITY or np.abs(m_sift - IDENTITY).max() == 0:
@@ -184,79 +185,93 @@ def _photometric_residual(t: np.ndarray, i: np.ndarray) -> np.ndarray:
 
 
 def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float, float]:
+    """``DenseFit(go, ge).refine(m, iterations)``: one refinement of a similarity transform."""
+    return DenseFit(go, ge).refine(m, iterations)
+
+
+def _scale_of(r: np.ndarray) -> float:
+    """Noise scale from the 25th percentile of |r| (half-normal: q25 = 0.319 sigma), so that an
+    edit covering even most of the frame cannot inflate it."""
+    a = np.abs(r)
+    k = len(a) // 4
+    return float(np.partition(a, k)[k]) / 0.319 + 1e-3
+
+
+class DenseFit:
     """Robust Gauss-Newton (Lucas-Kanade) refinement of a similarity transform on grayscale copies.
 
     Every pixel votes, weighted by a Tukey function of its residual, so textured background gives
-    sub-pixel precision while the edited region (large residuals) gets weight zero. Returns the
-    matrix and the robust residual scale before and after, which tells whether warping helps.
+    sub-pixel precision while the edited region (large residuals) gets weight zero. The set-up
+    (smoothing, sample grid, gradients, the residual of 'no motion') is done once per pair of
+    copies, and ``refine`` may then run from several starting transforms.
     """
-    # smoothing suppresses grain and JPEG blocks, which carry no motion but dominate the residual
-    t = cv2.GaussianBlur(go.astype(np.float32), (0, 0), DENSE_BLUR)
-    img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), DENSE_BLUR)
-    h, w = t.shape
-    margin = max(4, int(0.02 * max(h, w)))
-    step = 2 if h * w <= 600_000 else 3  # ~100k-150k samples are plenty for four parameters
-    ys, xs = np.mgrid[margin:h - margin:step, margin:w - margin:step].astype(np.float32)
-    grid = ys.shape
-    tv = t[ys.astype(int), xs.astype(int)].ravel()
-    # centred, unit-scale coordinates keep the four parameters equally conditioned
-    cx, cy, half = (w - 1) / 2.0, (h - 1) / 2.0, max(h, w) / 2.0
-    us, vs = (xs.ravel() - cx) / half, (ys.ravel() - cy) / half
-    # p = (a, b, tx, ty) in centred coordinates: E - c = [[a, -b], [b, a]] (O - c) + t
-    c3 = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])  # pixel -> centred
-    mc = c3 @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(c3)
-    p = np.array([mc[0, 0], mc[1, 0], mc[0, 2], mc[1, 2]], np.float64)
 
-    def sample(a, wx, wy):
-        return cv2.remap(a, wx.reshape(grid), wy.reshape(grid), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).ravel()
+    def __init__(self, go: np.ndarray, ge: np.ndarray):
+        # smoothing suppresses grain and JPEG blocks, which carry no motion but dominate the residual
+        t = cv2.GaussianBlur(go.astype(np.float32), (0, 0), DENSE_BLUR)
+        self.img = cv2.GaussianBlur(ge.astype(np.float32), (0, 0), DENSE_BLUR)
+        h, w = t.shape
+        margin = max(4, int(0.02 * max(h, w)))
+        step = 2 if h * w <= 600_000 else 3  # ~100k-150k samples are plenty for four parameters
+        ys, xs = np.mgrid[margin:h - margin:step, margin:w - margin:step].astype(np.float32)
+        self.grid = ys.shape
+        self.tv = t[ys.astype(int), xs.astype(int)].ravel()
+        # centred, unit-scale coordinates keep the four parameters equally conditioned
+        self.cx, self.cy, self.half = (w - 1) / 2.0, (h - 1) / 2.0, max(h, w) / 2.0
+        self.us, self.vs = (xs.ravel() - self.cx) / self.half, (ys.ravel() - self.cy) / self.half
+        # p = (a, b, tx, ty) in centred coordinates: E - c = [[a, -b], [b, a]] (O - c) + t
+        self.c3 = np.array([[1, 0, -self.cx], [0, 1, -self.cy], [0, 0, 1]])  # pixel -> centred
+        iv, _, _ = self._residual(np.array([1.0, 0.0, 0.0, 0.0]))
+        self.r0 = _scale_of(_photometric_residual(self.tv, iv))  # the residual of 'no motion'
+        self._grads = None
 
-    def residual(p):
-        wx = (p[0] * us - p[1] * vs) * half + p[2] + cx
-        wy = (p[1] * us + p[0] * vs) * half + p[3] + cy
+    def _sample(self, a, wx, wy):
+        return cv2.remap(a, wx.reshape(self.grid), wy.reshape(self.grid), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT).ravel()
+
+    def _residual(self, p):
+        wx = (p[0] * self.us - p[1] * self.vs) * self.half + p[2] + self.cx
+        wy = (p[1] * self.us + p[0] * self.vs) * self.half + p[3] + self.cy
         wx, wy = wx.astype(np.float32), wy.astype(np.float32)
-        return sample(img, wx, wy), wx, wy
+        return self._sample(self.img, wx, wy), wx, wy
 
-    def scale_of(r):
-        # noise scale from the 25th percentile of |r| (half-normal: q25 = 0.319 sigma), so that an
-        # edit covering even most of the frame cannot inflate it
-        a = np.abs(r)
-        k = len(a) // 4
-        return float(np.partition(a, k)[k]) / 0.319 + 1e-3
-
-    iv, _, _ = residual(np.array([1.0, 0.0, 0.0, 0.0]))
-    r0 = scale_of(_photometric_residual(tv, iv))
-    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    weights = np.ones_like(tv)
-    best_p, best_r = p.copy(), None
-    for _ in range(iterations):
-        iv, wx, wy = residual(p)
-        r = _photometric_residual(tv, iv)
-        sc = scale_of(r)
-        if best_r is None or sc < best_r:  # Gauss-Newton can overshoot: keep the best iterate
-            best_p, best_r = p.copy(), sc
-        c = 4.685 * sc
-        weights = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0).astype(np.float32)
-        ix, iy = sample(gx, wx, wy), sample(gy, wx, wy)
-        jac = np.stack([(ix * us + iy * vs) * half, (-ix * vs + iy * us) * half, ix, iy], -1).astype(np.float64)
-        jw = jac * weights[:, None]
-        hess = jw.T @ jac
-        hess += 1e-3 * np.diag(np.diag(hess)) + 1e-9 * np.eye(4)
-        dp = -np.linalg.solve(hess, jw.T @ r)
-        # a Gauss-Newton step is only trusted within about a pixel of displacement
-        move = max(abs(dp[0]) * half + abs(dp[2]), abs(dp[1]) * half + abs(dp[3]))
-        if move > 1.0:
-            dp /= move
-        p += dp
-        if move < 1e-3:
-            break
-    iv, _, _ = residual(p)
-    r1 = scale_of(_photometric_residual(tv, iv))
-    if best_r is not None and best_r < r1:
-        p, r1 = best_p, best_r
-    mc = np.array([[p[0], -p[1], p[2]], [p[1], p[0], p[3]], [0, 0, 1]])
-    m = (np.linalg.inv(c3) @ mc @ c3)[:2]
-    return m, r0, r1
+    def refine(self, m: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float, float]:
+        """Refine ``m`` (2x3, copy pixels); returns the matrix and the robust residual scale of
+        'no motion' and of the result, which tells whether warping helps."""
+        us, vs, half, tv = self.us, self.vs, self.half, self.tv
+        mc = self.c3 @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(self.c3)
+        p = np.array([mc[0, 0], mc[1, 0], mc[0, 2], mc[1, 2]], np.float64)
+        if iterations and self._grads is None:
+            self._grads = (cv2.Sobel(self.img, cv2.CV_32F, 1, 0, ksize=3) / 8.0,
+                           cv2.Sobel(self.img, cv2.CV_32F, 0, 1, ksize=3) / 8.0)
+        best_p, best_r = p.copy(), None
+        for _ in range(iterations):
+            iv, wx, wy = self._residual(p)
+            r = _photometric_residual(tv, iv)
+            sc = _scale_of(r)
+            if best_r is None or sc < best_r:  # Gauss-Newton can overshoot: keep the best iterate
+                best_p, best_r = p.copy(), sc
+            c = 4.685 * sc
+            weights = np.where(np.abs(r) < c, (1 - (r / c) ** 2) ** 2, 0.0).astype(np.float32)
+            ix, iy = self._sample(self._grads[0], wx, wy), self._sample(self._grads[1], wx, wy)
+            jac = np.stack([(ix * us + iy * vs) * half, (-ix * vs + iy * us) * half, ix, iy], -1).astype(np.float64)
+            jw = jac * weights[:, None]
+            hess = jw.T @ jac
+            hess += 1e-3 * np.diag(np.diag(hess)) + 1e-9 * np.eye(4)
+            dp = -np.linalg.solve(hess, jw.T @ r)
+            # a Gauss-Newton step is only trusted within about a pixel of displacement
+            move = max(abs(dp[0]) * half + abs(dp[2]), abs(dp[1]) * half + abs(dp[3]))
+            if move > 1.0:
+                dp /= move
+            p += dp
+            if move < 1e-3:
+                break
+        iv, _, _ = self._residual(p)
+        r1 = _scale_of(_photometric_residual(tv, iv))
+        if best_r is not None and best_r < r1:
+            p, r1 = best_p, best_r
+        mc = np.array([[p[0], -p[1], p[2]], [p[1], p[0], p[3]], [0, 0, 1]])
+        return (np.linalg.inv(self.c3) @ mc @ self.c3)[:2], self.r0, r1
 
 
 def warp_to_original(edited: torch.Tensor, original: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
