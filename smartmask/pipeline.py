@@ -407,19 +407,19 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
         def found() -> tuple[torch.Tensor, dict]:
             if job is not None:
                 return job.result()
-            return torch.zeros(o.shape[:3], device=o.device), {"faces_per_frame": [0] * o.shape[0],
-                                                                "detector": "off", "message": ""}
+            return new_like(o, o.shape[:3], zeros=True), {"faces_per_frame": [0] * o.shape[0],
+                                                          "detector": "off", "message": ""}
 
         @functools.cache
         def shield() -> torch.Tensor:
+            """What must stay original: the faces, and the protect mask when there is one."""
             return found()[0] if protect is None else torch.maximum(found()[0], protect)
 
         guard = shield if (faces or protect is not None) else None
         diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
     face_mask, info = found()
-    shield = shield()
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win
-    soft = exclude_after(soft, shield)
+    soft = exclude_after(soft, shield())
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
