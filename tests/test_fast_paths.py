@@ -142,3 +142,19 @@ def test_face_detector_errors_reach_the_caller_from_the_worker(monkeypatch):
     monkeypatch.setattr("smartmask.faces.face_mask", broken)
     with pytest.raises(RuntimeError, match="detector crashed"):
         auto(o, o.clone(), face_detector="mtcnn")
+
+
+@pytest.mark.parametrize("opacity,outline", [(0.5, True), (0.0, True), (1.0, False)])
+def test_overlay_tints_only_the_box_and_matches_the_whole_frame_formula(opacity, outline):
+    from smartmask.preview import _outline, overlay
+    img = torch.rand(2, 90, 70, 3)
+    m = torch.zeros(2, 90, 70)
+    m[:, 20:50, 10:40] = 1
+    m[1, 60:80] = 0.7
+    m[0, 89, 69] = 1  # touches the frame's corner
+    c = torch.tensor((0.1, 0.9, 0.2))
+    ref = torch.lerp(img, c.expand_as(img), opacity * m.unsqueeze(-1))
+    if outline:
+        ref = torch.where(_outline(m > 0.5).unsqueeze(-1), c, ref)
+    assert torch.equal(overlay(img, m, (0.1, 0.9, 0.2), opacity, outline), ref.clamp(0, 1))
+    assert torch.equal(overlay(img, torch.zeros(1, 90, 70)), img)
