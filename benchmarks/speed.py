@@ -378,7 +378,7 @@ def repeats_for(size, quick: bool) -> int:
     n, w, h = size
     px = n * w * h
     if tuple(size) == KEY_SIZE:
-        r = 7  # the size of the last line's ratios: more runs, so one slow run cannot move the median
+        r = 15  # the size of the last line's ratios: on a shared machine a few runs in 7 were slow bursts
     elif px <= 1.5e6:
         r = 5
     elif px <= 7e6:
