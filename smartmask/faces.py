@@ -164,8 +164,8 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
 
 def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[np.ndarray, float]:
     """``[H, W, 3]`` float 0..1 on any device -> (uint8 numpy copy on the CPU with the long side at
-    most ``max_side``, factor back to full size). Shrinking (area) and quantising happen on the
-    tensor's device, so only the small detection copy crosses to the CPU."""
+    most ``max_side``, factor back to full size). On a GPU, shrinking (area) and quantising happen
+    there, so only the small detection copy crosses to the CPU; on the CPU OpenCV does both."""
     h, w = frame.shape[:2]
     if frame.device.type == "cpu":  # OpenCV: no channels-first round trip, one pass to uint8
         a = np.ascontiguousarray(frame.detach().float().numpy())

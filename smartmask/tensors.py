@@ -214,8 +214,9 @@ def nonzero_box(m: torch.Tensor) -> tuple[int, int, int, int] | None:
 
 
 def binarize(m: torch.Tensor, level: float = 0.5) -> torch.Tensor:
-    """``(m > level).float()``; in place on a contiguous CPU float32 mask (OpenCV's threshold:
-    at full resolution a tenth of the time, and no new array)."""
+    """``(m > level).float()`` for a mask the caller owns: a contiguous CPU float32 mask is
+    thresholded in place by OpenCV (at full resolution a tenth of the time, and no new array);
+    any other comes back as a new tensor."""
     if m.device.type == "cpu" and m.dtype == torch.float32 and m.is_contiguous():
         a = m.numpy().reshape(-1, m.shape[-1])
         cv2.threshold(a, level, 1.0, cv2.THRESH_BINARY, dst=a)
