@@ -298,13 +298,19 @@ def test_guard_keeps_face_drift_from_joining_the_edit():
 
 
 def test_long_batches_run_in_chunks_with_progress():
-    o = photo(96)
-    region = box_region(96, 96, 50, 90, 10, 60)
+    o = photo(256)
+    region = box_region(256, 256, 130, 240, 30, 160)
     e = torch.cat([drifted_edit(o, region, seed=s) for s in range(5)])
+    e[2:4] = torch.roll(e[2:4], shifts=(2, 3), dims=(1, 2))  # the second chunk is warped, the others not
     calls = []
-    whole = auto(o, e, faces=False)
+    whole = auto(o, e, faces=False, chunk=8)
     chunked = auto(o, e, faces=False, chunk=2, progress=lambda done, total: calls.append((done, total)))
-    assert torch.equal(whole.image, chunked.image) and torch.equal(whole.mask, chunked.mask)
+    assert [m.is_identity for m in chunked.diff.motions] == [True, True, False, False, True]
+    # every output, written chunk by chunk into the batch's tensors, is the one-chunk result
+    for a, b in [(whole.image, chunked.image), (whole.mask, chunked.mask), (whole.faces, chunked.faces),
+                 (whole.diff.mask, chunked.diff.mask), (whole.diff.heatmap, chunked.diff.heatmap),
+                 (whole.diff.aligned, chunked.diff.aligned)]:
+        assert a.shape == b.shape and torch.equal(a, b)
     assert calls[-1] == (5, 5) and all(t == 5 for _, t in calls)
     assert len(chunked.diff.levels) == 5
 
