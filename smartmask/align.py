@@ -333,6 +333,13 @@ def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> to
 def gray_u8(x: torch.Tensor) -> np.ndarray:
     """``[1, 3, h, w]`` float tensor -> ``[h, w]`` uint8 grey host array, converted on the tensor's
     device so that a twelfth of the bytes cross to the host (what ``_gray_u8`` does on the host)."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        # numpy on the planes, the same arithmetic: no torch thread pool, which the face
+        # detection running beside this (OpenCV threads) would keep waiting
+        r, g, b = x[0].detach().numpy()
+        w = np.float32([0.299, 0.587, 0.114])
+        grey = r * w[0] + g * w[1] + b * w[2]
+        return np.clip(grey * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
     w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=torch.float32).view(3, 1, 1)
     g = (x[0].float() * w).sum(0)
     return (g * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()

@@ -119,7 +119,8 @@ def downscale(x: torch.Tensor, long_side: int) -> torch.Tensor:
     if _on_cpu(x) and x.shape[1] <= 4:
         # OpenCV's area resize is about twice as fast as torch's adaptive pooling on the CPU; the
         # small result is made contiguous (channels first), which torch ops on it need to be fast
-        return _cv2_resize(x, size, cv2.INTER_AREA).contiguous()
+        # (by numpy: no torch thread pool, which OpenCV threads running beside would keep waiting)
+        return torch.from_numpy(np.ascontiguousarray(_cv2_resize(x, size, cv2.INTER_AREA).numpy()))
     return F.interpolate(x, size=size, mode="area")
 
 
