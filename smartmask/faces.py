@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from .blur import downscale, shrink_hwc
+from .blur import downscale, fit_size, shrink_hwc
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
@@ -170,8 +170,7 @@ def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[
     if frame.device.type == "cpu":  # OpenCV: no channels-first round trip, one pass to uint8
         a = np.ascontiguousarray(frame.detach().float().numpy())
         if max(h, w) > max_side:
-            s = max_side / max(h, w)
-            a = shrink_hwc(a, (max(2, round(h * s)), max(2, round(w * s))))
+            a = shrink_hwc(a, fit_size(h, w, max_side))
         return cv2.convertScaleAbs(a, alpha=255.0), w / a.shape[1]
     if max(h, w) > max_side:
         frame = downscale(frame.permute(2, 0, 1)[None], max_side)[0].permute(1, 2, 0)
