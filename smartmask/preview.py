@@ -20,11 +20,9 @@ def heatmap(d: torch.Tensor, scale: float) -> torch.Tensor:
 
     On the CPU the ramp is read from a 256-entry table by OpenCV (a step of 1/256 of the ramp is
     invisible, and it is eight times faster than the interpolation below)."""
-    t = (d / max(scale * 1.5, 1e-6)).clamp(0, 1)
+    t = _position(d, scale)
     if t.device.type == "cpu":
-        idx = (t * 255.0 + 0.5).to(torch.uint8).numpy()
-        lut = _ramp_table()
-        return opencv_frames(idx, lambda f: cv2.LUT(cv2.merge([f, f, f]), lut))
+        return opencv_frames(_table_index(t), _colour)
     return _ramp(t)
 
 
@@ -36,15 +34,23 @@ def heatmap_at(d: torch.Tensor, scale: float, size: tuple[int, int]) -> torch.Te
     """
     if d.device.type != "cpu":
         return upscale(heatmap(d, scale).permute(0, 3, 1, 2), size).permute(0, 2, 3, 1).contiguous()
-    t = (d / max(scale * 1.5, 1e-6)).clamp(0, 1)
-    idx = (t * 255.0 + 0.5).to(torch.uint8).numpy()
-    lut = _ramp_table()
+    return opencv_frames(_table_index(_position(d, scale)),
+                         lambda f: _colour(cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)))
 
-    def colour(f):
-        big = cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        return cv2.LUT(cv2.merge([big, big, big]), lut)
 
-    return opencv_frames(idx, colour)
+def _position(d: torch.Tensor, scale: float) -> torch.Tensor:
+    """Where each difference lies along the ramp, 0..1 (``scale`` at 2/3)."""
+    return (d / max(scale * 1.5, 1e-6)).clamp(0, 1)
+
+
+def _table_index(t: torch.Tensor) -> np.ndarray:
+    """Ramp positions as indices (uint8) into ``_ramp_table``."""
+    return (t * 255.0 + 0.5).to(torch.uint8).numpy()
+
+
+def _colour(index: np.ndarray) -> np.ndarray:
+    """Colours ``[H, W, 3]`` of a uint8 index frame, read from ``_ramp_table``."""
+    return cv2.LUT(cv2.merge([index, index, index]), _ramp_table())
 
 
 def _ramp(t: torch.Tensor) -> torch.Tensor:
