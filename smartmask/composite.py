@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .blur import downscale, gaussian_blur, upscale, upscale_crop
+from .blur import downscale, gaussian_blur, upscale_crop
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift
 from .tensors import nonzero_box
 

@@ -22,7 +22,7 @@ from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
 from .preview import heatmap_at
-from .tensors import (as_image, as_mask, batch_size, binarize, copy_outside, expand_batch, mask_for, match_size,
+from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
@@ -322,11 +322,9 @@ def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, 
     if method == "multiband":
         return multiband_composite(o, harmonize_seam(o, e, m, small=small) if harmonize else e, m)
     # alpha: only the mask's bounding box can differ from the original; the rest is copied as it is
-    box = nonzero_box(m)
-    out = new_like(o)
+    out, box = copy_around_box(o, m)
     if box is None:
-        return out.copy_(o)
-    copy_outside(out, o, box)
+        return out
     y, x = slice(box[0], box[1]), slice(box[2], box[3])
     inside = out[:, y, x]
     # the harmonised edit is written into the result's box, then blended there in place

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .blur import opencv_frames, upscale
-from .tensors import copy_outside, expand_batch, new_like, nonzero_box
+from .tensors import copy_around_box, expand_batch, new_like
 
 # A compact perceptual ramp (black -> blue -> magenta -> orange -> yellow), 'inferno'-like.
 _RAMP = torch.tensor([[0.0, 0.0, 0.02], [0.26, 0.04, 0.41], [0.58, 0.15, 0.40],
@@ -77,12 +77,12 @@ def overlay(image: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.1), opac
     """
     n = max(image.shape[0], mask.shape[0])
     image, mask = expand_batch(image, n), expand_batch(mask.to(image.dtype), n)
+    if opacity <= 0 and not outline:
+        return new_like(image).copy_(image)
     c = torch.tensor(color, device=image.device, dtype=image.dtype)
-    out = new_like(image)
-    box = nonzero_box(mask) if opacity > 0 or outline else None
+    out, box = copy_around_box(image, mask)
     if box is None:
-        return out.copy_(image)
-    copy_outside(out, image, box)
+        return out
     y, x = slice(box[0], box[1]), slice(box[2], box[3])
     inside = out[:, y, x]
     torch.lerp(image[:, y, x], c.expand(inside.shape), opacity * mask[:, y, x].unsqueeze(-1), out=inside)

@@ -237,3 +237,15 @@ def copy_outside(out: torch.Tensor, src: torch.Tensor, box: tuple[int, int, int,
     out[:, y1:] = src[:, y1:]
     out[:, y0:y1, :x0] = src[:, y0:y1, :x0]
     out[:, y0:y1, x1:] = src[:, y0:y1, x1:]
+
+
+def copy_around_box(src: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int] | None]:
+    """A new tensor (``new_like``) holding ``src`` ``[B, H, W, ...]`` outside the bounding box of
+    ``mask`` > 0, and that box: for a result that can differ from ``src`` only where the mask is
+    set, the caller then fills the box alone. The box is None, and the copy whole, when the mask
+    is 0 everywhere."""
+    out, box = new_like(src), nonzero_box(mask)
+    if box is None:
+        return out.copy_(src), None
+    copy_outside(out, src, box)
+    return out, box
