@@ -67,8 +67,16 @@ def _matching_copy(img: np.ndarray, size: tuple[int, int], shrink: bool) -> np.n
 
 
 def _gray_u8(img: np.ndarray) -> np.ndarray:
-    g = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(g * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """``[H, W, 3]`` float host image -> ``[H, W]`` uint8 grey."""
+    return _grey_planes_u8(img[..., 0], img[..., 1], img[..., 2])
+
+
+def _grey_planes_u8(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 grey (BT.601 weights, rounded) of float 0..1 planes; the same arithmetic as the
+    torch path of ``gray_u8``, so host and device copies are bit-identical."""
+    w = np.float32([0.299, 0.587, 0.114])
+    grey = r * w[0] + g * w[1] + b * w[2]
+    return np.clip(grey * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
 def rescale_matrix(m: np.ndarray, s: float) -> np.ndarray:
@@ -336,10 +344,7 @@ def gray_u8(x: torch.Tensor) -> np.ndarray:
     if x.device.type == "cpu" and x.dtype == torch.float32:
         # numpy on the planes, the same arithmetic: no torch thread pool, which the face
         # detection running beside this (OpenCV threads) would keep waiting
-        r, g, b = x[0].detach().numpy()
-        w = np.float32([0.299, 0.587, 0.114])
-        grey = r * w[0] + g * w[1] + b * w[2]
-        return np.clip(grey * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+        return _grey_planes_u8(*x[0].detach().numpy())
     w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=torch.float32).view(3, 1, 1)
     g = (x[0].float() * w).sum(0)
     return (g * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
