@@ -427,7 +427,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="all", help="cpu, cuda, or all (cpu, plus cuda when present; default)")
     ap.add_argument("--sizes", help=f"comma-separated WxH or NxWxH (default {FULL_SIZES})")
     ap.add_argument("--cases", help=f"comma-separated subset of {','.join(CASES)} (auto always runs first)")
-    ap.add_argument("--repeats", type=int, help="timed repeats per case (default 7 at 2108x2788, else 5 / 3 / 2 by size)")
+    ap.add_argument("--repeats", type=int, help="timed repeats per case (default 15 at 2108x2788, else 5 / 3 / 2 by size)")
     ap.add_argument("--model-dir", action="append", default=None,
                     help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: ../shared/models, ./models)")
     ap.add_argument("--json", help="also write all results to this JSON file")

@@ -97,16 +97,16 @@ def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Ten
         small = (analysis_copy(original), analysis_copy(edited))
     o, e = small[:2]
     compensated = small[2] if len(small) > 2 else None
-    small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
-    outside = (small <= 1e-3).float()
+    m_small = downscale(mask.unsqueeze(1), ANALYSIS_LONG_SIDE)
+    outside = (m_small <= 1e-3).float()
     if outside.mean() < 0.05:  # almost everything is the edit: nothing reliable to match against
         return unchanged()
     # the drift model of the difference stage: gain/offset and smooth field fitted on unchanged pixels
     shift = (compensated if compensated is not None else compensate_drift(o, e)) - e
     # the fading weight is built at analysis size too: only the finished correction is enlarged
-    scale = small.shape[-1] / w
+    scale = m_small.shape[-1] / w
     width = max(1.0, band * math.hypot(h, w) * scale)
-    inner = gaussian_blur((small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
+    inner = gaussian_blur((m_small > 0.5).float(), width)  # 0.5 at the edge, 0.84 at ``band`` inside, 1 deep inside
     corr = shift * (2.0 * (1.0 - inner)).clamp(0, 1)
     # the correction is enlarged straight into the result, and the edit added to it in place
     return upscale_crop(corr, (h, w), box, out=out).add_(crop).clamp_(0, 1)

@@ -378,7 +378,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
                  "heatmap": r.diff.heatmap, "aligned": r.diff.aligned}
         for k, t in parts.items():
             if k not in out:
-                out[k] = torch.empty((total,) + tuple(t.shape[1:]), dtype=t.dtype, device=t.device)
+                out[k] = new_like(t, (total,) + tuple(t.shape[1:]))
             out[k][sl] = t
         levels += r.diff.levels
         motions += r.diff.motions
@@ -418,6 +418,6 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
     face_mask, info = found()
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win
-    soft = exclude_after(soft, shield())
+    soft = exclude_after(soft, shield() if guard is not None else None)
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
