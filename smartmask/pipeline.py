@@ -211,9 +211,9 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard=None):
-    """Binary mask, heat-map, levels and drift-compensated copy of one frame. ``guard`` is the frame's
-    ``[1, H, W]`` guard, or a function returning it, called only once it is needed (the face
-    detection of ``auto`` may still be running until then)."""
+    """Binary mask, heat-map, levels and drift-compensated copy of one frame. ``guard`` (optional)
+    is a function returning the frame's ``[1, H, W]`` guard, called only once it is needed (the
+    face detection of ``auto`` may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
     d = difference_map(oa, ec, opts.space)
@@ -221,7 +221,7 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
     if guard is not None:
-        guard = guard() if callable(guard) else guard
+        guard = guard()
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
