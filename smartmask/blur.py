@@ -204,6 +204,39 @@ def shrink_hwc(a: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = No
     return cv2.resize(_halve(a, size), (size[1], size[0]), dst=dst, interpolation=cv2.INTER_AREA)
 
 
+def first_halvings(images: torch.Tensor, long_side: int, keep_side: int) -> torch.Tensor:
+    """The exact halvings that an area shrink of CPU ``images`` ``[B, H, W, C]`` to ``long_side``
+    starts with (see ``_halve``), stopped before the long side falls below ``keep_side``:
+    ``[B, h, w, C]``, or ``images`` itself when there is none.
+
+    Shrinking this copy to ``long_side`` gives the same pixels as shrinking ``images``, and it is
+    still large enough for any copy up to ``keep_side``: the pipeline's analysis copy and the face
+    detection's copy of a 6 MP photo then read the full-resolution frames once instead of twice.
+    """
+    if not _on_cpu(images) or images.shape[-1] > 4:
+        return images
+    h, w = images.shape[1:3]
+    if max(h, w) <= long_side:
+        return images
+    sh, sw = fit_size(h, w, long_side)
+    hs, ws = h, w
+    while hs % 2 == 0 and ws % 2 == 0 and hs >= 3 * sh and ws >= 3 * sw and max(hs, ws) >= 2 * keep_side:
+        hs, ws = hs // 2, ws // 2
+    if (hs, ws) == (h, w):
+        return images
+    a = images.detach().contiguous().numpy()
+    out = np.empty((a.shape[0], hs, ws, a.shape[3]), np.float32)
+    _each_frame(a, out, _halve_to)
+    return torch.from_numpy(out)
+
+
+def _halve_to(src: np.ndarray, dst: np.ndarray) -> None:
+    """Area halvings of ``src`` down to ``dst``'s size (a power of two smaller), written into ``dst``."""
+    while src.shape[0] > 2 * dst.shape[0]:
+        src = cv2.resize(src, (src.shape[1] // 2, src.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
+
+
 def _halve(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Halve ``a`` (area average) while what is left to shrink stays at least 1.5x.
 

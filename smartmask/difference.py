@@ -54,9 +54,14 @@ def robust_scale(d: torch.Tensor) -> float:
     return float(flat.float().kthvalue(k).values) + 1e-6
 
 
-def _unchanged_weights(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """Soft weight of 'clearly unchanged' for each pixel ``[N, 1, H, W]``: 1 at noise level, 0 well above."""
-    d = (gaussian_blur(o, 1.0) - gaussian_blur(e, 1.0)).abs().sum(1, keepdim=True)
+# Blur (pixels of the drift copy) before the unchanged pixels are told from changed ones: noise out.
+UNCHANGED_BLUR = 1.0
+
+
+def _unchanged_weights(o_blurred: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """Soft weight of 'clearly unchanged' for each pixel ``[N, 1, H, W]``: 1 at noise level, 0 well
+    above. ``o_blurred`` is the original blurred by ``UNCHANGED_BLUR`` (made once for both fits)."""
+    d = (o_blurred - gaussian_blur(e, UNCHANGED_BLUR)).abs().sum(1, keepdim=True)
     # one noise scale per frame: frames of a batch are independent pictures
     q = torch.tensor([robust_scale(f) for f in d], device=d.device, dtype=d.dtype).view(-1, 1, 1, 1)
     return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0)
@@ -90,17 +95,19 @@ def compensate_drift(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     """
     h, wd = o.shape[-2:]
     os_, es = downscale(o, DRIFT_LONG_SIDE), downscale(e, DRIFT_LONG_SIDE)
-    w = _unchanged_weights(os_, es)
+    ob = gaussian_blur(os_, UNCHANGED_BLUR)
+    w = _unchanged_weights(ob, es)
     gain, offset = fit_color_drift(os_, es, w)
     es = es * gain + offset
-    w = _unchanged_weights(os_, es)
+    w = _unchanged_weights(ob, es)
     sigma = 0.03 * math.hypot(*os_.shape[-2:])
     # smooth residual drift (lighting ramps, local tone shifts), learned only where nothing changed
     field = normalized_blur(os_ - es, w, sigma)
     coverage = gaussian_blur(w, sigma)
     # where almost no unchanged pixel is near, the field is a guess: fade it out
     field = field * (coverage / 0.2).clamp(0, 1)
-    return (e * gain + offset + upscale(field, (h, wd))).clamp(0, 1)
+    # in place on one new tensor, in the order of (e * gain + offset + field).clamp(0, 1)
+    return (e * gain).add_(offset).add_(upscale(field, (h, wd))).clamp_(0, 1)
 
 
 def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) -> torch.Tensor:

@@ -162,28 +162,35 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     return out
 
 
-def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> tuple[np.ndarray, float]:
-    """``[H, W, 3]`` float 0..1 on any device -> (uint8 numpy copy on the CPU with the long side at
-    most ``max_side``, factor back to full size). On a GPU, shrinking (area) and quantising happen
-    there, so only the small detection copy crosses to the CPU; on the CPU OpenCV does both."""
+def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> np.ndarray:
+    """``[H, W, 3]`` float 0..1 on any device -> uint8 numpy copy on the CPU with the long side at
+    most ``max_side``. On a GPU, shrinking (area) and quantising happen there, so only the small
+    detection copy crosses to the CPU; on the CPU OpenCV does both."""
     h, w = frame.shape[:2]
     if frame.device.type == "cpu":  # OpenCV: no channels-first round trip, one pass to uint8
         a = np.ascontiguousarray(frame.detach().float().numpy())
         if max(h, w) > max_side:
             a = shrink_hwc(a, fit_size(h, w, max_side))
-        return cv2.convertScaleAbs(a, alpha=255.0), w / a.shape[1]
+        return cv2.convertScaleAbs(a, alpha=255.0)
     if max(h, w) > max_side:
         frame = downscale(frame.permute(2, 0, 1)[None], max_side)[0].permute(1, 2, 0)
-    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy(), w / frame.shape[1]
+    return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
 def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
                model_dirs: Sequence[str | os.PathLike] = (), padding: float = DEFAULT_PADDING,
                softness: float = DEFAULT_SOFTNESS,
-               progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, dict]:
-    """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``)."""
+               progress: Callable[[int, int], None] | None = None,
+               detect_copy: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``).
+
+    ``detect_copy`` (optional) is an area-reduced copy of ``image`` with the same aspect ratio and a
+    long side of at least ``DETECT_MAX_SIDE``, which the caller already has: faces are then found on
+    it, and the full-resolution frames are not read again.
+    """
     image = as_image(image, "image")
     h, w = image.shape[1:3]
+    source = image if detect_copy is None else detect_copy
     det = detector if isinstance(detector, LoadedDetector) else load_detector(detector, model_dirs)
     frames = image.shape[0]
     faces = new_like(image, (frames, h, w), zeros=True)  # on the CPU, pages no face touches cost nothing
@@ -197,7 +204,8 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     for i in range(frames):
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
         # copy of each frame, while the mask math below stays on the input's device.
-        u8, back = _frame_uint8(image[i])
+        u8 = _frame_uint8(source[i])
+        back = w / u8.shape[1]
         if prev_u8 is not None and np.array_equal(u8, prev_u8):
             found = prev_faces                       # still frame in a video: same faces, same mask
             faces[i] = faces[i - 1]

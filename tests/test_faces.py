@@ -20,7 +20,9 @@ from skimage import data
 from smartmask import face_detect
 from smartmask.face_detect import (DETECT_MAX_SIDE, YUNET_FILE, YUNET_SHA256, Face, LoadedDetector, MTCNNDetector,
                                    YuNetDetector, find_mtcnn, load_detector)
-from smartmask.faces import face_ellipse, face_mask, guard_faces
+from smartmask.blur import first_halvings
+from smartmask.difference import ANALYSIS_LONG_SIDE
+from smartmask.faces import face_ellipse, face_mask, face_masks, guard_faces
 from smartmask.tensors import SmartMaskError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +166,21 @@ def test_large_image_detected_on_downscaled_copy_in_full_resolution_coordinates(
         assert abs(b - (s + 0.5) * 4 - 0.5 + 0.5) < 16
     # the detector only ever saw a copy of at most DETECT_MAX_SIDE px: one cached network of that size
     assert any(k[1:] == (DETECT_MAX_SIDE, DETECT_MAX_SIDE) for k in YuNetDetector._cache)
+
+
+def test_faces_found_on_a_shared_reduced_copy_land_in_full_resolution(yunet, astronaut):
+    # the auto pipeline hands Face Guard the half-size copy it makes of a large original anyway
+    import cv2
+    big = to_image(cv2.resize(astronaut, (2560, 2560), interpolation=cv2.INTER_CUBIC))
+    start = first_halvings(big, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE)
+    assert tuple(start.shape[1:3]) == (1280, 1280)
+    ref, ref_info = face_masks(big, yunet)
+    got, info = face_masks(big, yunet, detect_copy=start)
+    assert info["faces_per_frame"] == ref_info["faces_per_frame"] == [1]
+    a, b = ref[0] > 0.5, got[0] > 0.5
+    assert (a & b).sum() / (a | b).sum() > 0.97
+    ys, xs = torch.nonzero(b, as_tuple=True)
+    assert inside((xs.float().mean() / 5, ys.float().mean() / 5), ASTRO_BOX)
 
 
 def test_float_input_and_detector_cache(yunet, astronaut):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from skimage import data
 
 from smartmask.align import estimate_motion, gray_u8, warp_to_original
-from smartmask.blur import downscale, upscale, upscale_crop
+from smartmask.blur import downscale, first_halvings, upscale, upscale_crop
 from smartmask.composite import harmonize_seam
 from smartmask.difference import analysis_copy
 from smartmask.feather import snap
@@ -100,6 +100,27 @@ def test_area_shrink_with_halving_is_an_area_average(h, w):
     one = cv2.resize(x[0].permute(1, 2, 0).numpy(), got.shape[-2:][::-1], interpolation=cv2.INTER_AREA)
     # (a one-pixel shift would be 0.03 to 0.04 here)
     assert np.abs(got[0].permute(1, 2, 0).numpy() - one).mean() < 3e-3
+
+
+@pytest.mark.parametrize("h,w,keep,halvings", [(1400, 1000, 300, 2), (1400, 1000, 400, 1), (1401, 1000, 300, 0),
+                                               (500, 400, 100, 0)])
+def test_shared_first_halvings_give_the_same_analysis_copy(h, w, keep, halvings):
+    x = torch.cat([astronaut(h, w), astronaut(h, w).flip(2)])
+    start = first_halvings(x, 200, keep)
+    assert tuple(start.shape) == (2, h >> halvings, w >> halvings, 3)
+    assert max(start.shape[1:3]) >= keep or halvings == 0
+    # shrinking the shared copy is shrinking the frames: the same pixels, bit for bit
+    assert torch.equal(analysis_copy_at(start, 200), analysis_copy_at(x, 200))
+    if halvings == 0:
+        assert start is x
+    ref = x[1].numpy()
+    for _ in range(halvings):
+        ref = cv2.resize(ref, (ref.shape[1] // 2, ref.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(start[1].numpy(), ref)
+
+
+def analysis_copy_at(images: torch.Tensor, side: int) -> torch.Tensor:
+    return downscale(images.permute(0, 3, 1, 2), side)
 
 
 def test_harmonised_edit_written_into_a_view_is_the_same():
