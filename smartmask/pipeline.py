@@ -294,13 +294,19 @@ def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int,
     return snap(upscale(soft.unsqueeze(1), (h, w))[:, 0], inplace=True)
 
 
-def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None) -> torch.Tensor:
-    """``mask * (1 - exclude)``: applied after feathering, so a soft edge never reaches a protected area."""
+def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None, inplace: bool = False) -> torch.Tensor:
+    """``mask * (1 - exclude)``: applied after feathering, so a soft edge never reaches a protected area.
+
+    With ``inplace`` the result is ``mask`` itself, cut where it is (for a mask the caller made and
+    owns, of the frames' size: no full-size copy).
+    """
     if exclude is None:
         return mask
     mask, ex = mask_for(mask, exclude, "exclude")
     # faces cover a small part of the frame: only their bounding box is multiplied
     box = nonzero_box(ex)
+    if inplace:
+        return _cut_out(mask, ex, box) if box is not None else mask
     if box is None:
         return mask.contiguous()  # a batch of 1 may have been broadcast: give each frame its memory
     return _cut_out(new_like(mask).copy_(mask), ex, box)
@@ -420,7 +426,9 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
         diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
     face_mask, info = found()
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
-    # the feather may spread back over a protected area: faces (and protect) win
-    soft = exclude_after(soft, shield() if guard is not None else None)
+    # the feather may spread back over a protected area: faces (and protect) win; the soft mask is
+    # cut in place unless the feather left the difference mask itself (feathering turned off)
+    soft = exclude_after(soft, shield() if guard is not None else None,
+                         inplace=soft.untyped_storage().data_ptr() != diff.mask.untyped_storage().data_ptr())
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)

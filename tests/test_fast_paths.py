@@ -19,7 +19,7 @@ from smartmask.blur import downscale, first_halvings, upscale, upscale_crop
 from smartmask.composite import harmonize_seam
 from smartmask.difference import analysis_copy
 from smartmask.feather import snap
-from smartmask.pipeline import _warp_small, auto, composite
+from smartmask.pipeline import _warp_small, auto, composite, exclude_after
 from smartmask.preview import _ramp, heatmap, heatmap_at
 from smartmask.tensors import SmartMaskError, binarize, copy_outside, new_like, nonzero_box
 
@@ -121,6 +121,19 @@ def test_shared_first_halvings_give_the_same_analysis_copy(h, w, keep, halvings)
 
 def analysis_copy_at(images: torch.Tensor, side: int) -> torch.Tensor:
     return downscale(images.permute(0, 3, 1, 2), side)
+
+
+def test_exclusion_in_place_cuts_the_same_as_the_copy():
+    soft = torch.rand(3, 41, 37)
+    faces = torch.zeros(3, 41, 37)
+    faces[1, 5:20, 8:30] = torch.rand(15, 22)
+    ref = soft * (1 - faces)
+    copied = exclude_after(soft, faces)
+    assert copied.data_ptr() != soft.data_ptr() and torch.allclose(copied, ref, atol=1e-7)
+    cut = exclude_after(soft, faces, inplace=True)
+    assert cut is soft and torch.allclose(cut, ref, atol=1e-7)
+    # nothing guarded: the mask itself, untouched
+    assert exclude_after(soft, torch.zeros(3, 41, 37), inplace=True) is soft
 
 
 def test_harmonised_edit_written_into_a_view_is_the_same():
