@@ -313,7 +313,9 @@ def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> to
     """The same warp with OpenCV on the CPU (bicubic, a = -0.75 like torch); only the border strips,
     where a source pixel can lie outside the frame, are checked and filled from the original."""
     h, w = original.shape[:2]
-    out = cv2.warpAffine(edited.contiguous().numpy(), m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+    src = edited.contiguous().numpy()
+    # into a numpy-allocated result: huge pages, so first-touch page faults cost a fraction
+    out = cv2.warpAffine(src, m, (w, h), dst=np.empty_like(src), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                          borderMode=cv2.BORDER_REPLICATE)
     np.clip(out, 0.0, 1.0, out=out)
     o = original.contiguous().numpy()

@@ -34,8 +34,12 @@ def heatmap_at(d: torch.Tensor, scale: float, size: tuple[int, int]) -> torch.Te
     """
     if d.device.type != "cpu":
         return upscale(heatmap(d, scale).permute(0, 3, 1, 2), size).permute(0, 2, 3, 1).contiguous()
-    return opencv_frames(_table_index(_position(d, scale)),
-                         lambda f: _colour(cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)))
+    index = _table_index(_position(d, scale))
+    # coloured straight into one numpy-allocated batch (huge pages; no per-frame result to stack)
+    out = np.empty((index.shape[0], size[0], size[1], 3), np.float32)
+    for f, dst in zip(index, out):
+        _colour(cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR), dst)
+    return torch.from_numpy(out)
 
 
 def _position(d: torch.Tensor, scale: float) -> torch.Tensor:
@@ -48,9 +52,9 @@ def _table_index(t: torch.Tensor) -> np.ndarray:
     return (t * 255.0 + 0.5).to(torch.uint8).numpy()
 
 
-def _colour(index: np.ndarray) -> np.ndarray:
-    """Colours ``[H, W, 3]`` of a uint8 index frame, read from ``_ramp_table``."""
-    return cv2.LUT(cv2.merge([index, index, index]), _ramp_table())
+def _colour(index: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+    """Colours ``[H, W, 3]`` of a uint8 index frame, read from ``_ramp_table`` (into ``dst`` when given)."""
+    return cv2.LUT(cv2.merge([index, index, index]), _ramp_table(), dst=dst)
 
 
 def _ramp(t: torch.Tensor) -> torch.Tensor:
