@@ -19,7 +19,7 @@ from skimage import data
 
 from smartmask import face_detect
 from smartmask.face_detect import (DETECT_MAX_SIDE, YUNET_FILE, YUNET_SHA256, Face, LoadedDetector, MTCNNDetector,
-                                   YuNetDetector, find_mtcnn, load_detector)
+                                   YuNetDetector, YuNetNet, find_mtcnn, load_detector)
 from smartmask.blur import first_halvings
 from smartmask.difference import ANALYSIS_LONG_SIDE
 from smartmask.faces import face_ellipse, face_mask, face_masks, guard_faces
@@ -157,15 +157,36 @@ def test_unrotate_maps_points_of_turned_copies_back():
         assert back.landmarks[0] == (23, 7) and back.box == (23, 7, 23, 7)
 
 
-def test_large_image_detected_on_downscaled_copy_in_full_resolution_coordinates(yunet, astronaut):
+def test_large_image_detected_on_downscaled_copy_in_full_resolution_coordinates(yunet, astronaut, monkeypatch):
     import cv2
     big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
     small_face = yunet.detect(astronaut)[0]
+    seen = []
+    detect = YuNetNet.detect
+    monkeypatch.setattr(YuNetNet, "detect", lambda self, bgr: seen.append(bgr.shape[:2]) or detect(self, bgr))
     big_face = yunet.detect(big)[0]
     for s, b in zip(small_face.box, big_face.box):
         assert abs(b - (s + 0.5) * 4 - 0.5 + 0.5) < 16
-    # the detector only ever saw a copy of at most DETECT_MAX_SIDE px: one cached network of that size
-    assert any(k[1:] == (DETECT_MAX_SIDE, DETECT_MAX_SIDE) for k in YuNetDetector._cache)
+    # the network only ever saw a copy of at most DETECT_MAX_SIDE px
+    assert seen and all(max(hw) == DETECT_MAX_SIDE for hw in seen)
+
+
+def test_yunet_decoding_matches_opencvs_face_detector(model_dir, astronaut):
+    # the network runs on cv2.dnn's default engine and is decoded here; the rows must be
+    # FaceDetectorYN's (which keeps the classic engine), whatever the image size
+    import cv2
+    path = str(MODEL_DIR / YUNET_FILE)
+    net = YuNetNet(path)
+    group = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)  # two faces side by side
+    for rgb in (astronaut, cv2.resize(astronaut, (777, 555)), np.ascontiguousarray(np.rot90(astronaut)), group,
+                cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB), data.coffee()):
+        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        h, w = bgr.shape[:2]
+        ref = cv2.FaceDetectorYN.create(path, "", (w, h), 0.6, 0.3, 5000).detect(bgr)[1]
+        ref = np.zeros((0, 15), np.float32) if ref is None else ref
+        got = net.detect(bgr)
+        assert got.shape == ref.shape
+        assert np.allclose(got, ref, atol=1e-2)
 
 
 def test_faces_found_on_a_shared_reduced_copy_land_in_full_resolution(yunet, astronaut):
@@ -188,9 +209,9 @@ def test_float_input_and_detector_cache(yunet, astronaut):
     f1 = yunet.detect(astronaut)
     f2 = yunet.detect(astronaut.astype(np.float32) / 255.0)
     assert len(f1) == len(f2) == 1 and math.dist(f1[0].box[:2], f2[0].box[:2]) < 2
-    assert set(YuNetDetector._cache) == set(before) | set(YuNetDetector._cache), "no reload per call"
+    assert YuNetDetector._cache == before, "no reload per call"
     d2 = load_detector("yunet", [str(MODEL_DIR)], download=False)
-    assert d2.detector._net(512, 512) is yunet.detector._net(512, 512)
+    assert d2.detector._net() is yunet.detector._net()
     assert len(MTCNNDetector._cache) <= 1
 
 
