@@ -104,9 +104,41 @@ def _features(gray: np.ndarray):
     return sift.detectAndCompute(gray, None)
 
 
-def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[int, int] | None = None) -> Motion:
+class MatchCopy:
+    """What ``estimate_motion`` needs of one picture: its grey matching copy (long side at most
+    ``MATCH_LONG_SIDE``), that copy at half size, and the SIFT features of the one of them that
+    features are matched on. The features are found once: on demand, or ahead in a worker thread
+    (``prefetch``), so that the original's are found while the edit's copy is still being made.
+    """
+
+    def __init__(self, image: np.ndarray):
+        ch, cw = self.source_shape = image.shape[:2]
+        s = min(1.0, MATCH_LONG_SIDE / max(ch, cw))
+        self.gray = _matching_copy(image, (max(2, round(cw * s)), max(2, round(ch * s))), s < 1)
+        h, w = self.gray.shape
+        self.half = cv2.resize(self.gray, (max(2, w // 2), max(2, h // 2)), interpolation=cv2.INTER_AREA)
+        # the dense refinement adds the precision: features on the half copy unless it is small
+        self.on_half = max(self.half.shape) >= HALF_FEATURES_LONG_SIDE
+        self.usable = min(self.gray.shape) >= 24  # smaller copies are not aligned at all
+        self._job = None
+
+    def prefetch(self, pool) -> None:
+        """Find the features in ``pool`` (an executor) from now on."""
+        if self.usable and self._job is None:
+            self._job = pool.submit(self._find)
+
+    def features(self):
+        """SIFT keypoints and descriptors of the copy features are matched on."""
+        return self._job.result() if self._job is not None else self._find()
+
+    def _find(self):
+        return _features(self.half if self.on_half else self.gray)
+
+
+def estimate_motion(original, edited, full_size: tuple[int, int] | None = None) -> Motion:
     """Estimate the similarity transform between two ``[H, W, 3]`` float arrays (0..1) of one size,
-    or two ``[H, W]`` uint8 grey copies (``gray_u8`` made on the tensors' device).
+    or two ``[H, W]`` uint8 grey copies (``gray_u8`` made on the tensors' device), or their
+    ``MatchCopy``.
 
     The arrays may be reduced copies of larger frames: ``full_size`` ``(height, width)`` is then the
     frames' size, and the transform is returned in full-size pixels. SIFT + RANSAC gives a robust
@@ -114,23 +146,20 @@ def estimate_motion(original: np.ndarray, edited: np.ndarray, full_size: tuple[i
     sub-pixel, and the result is kept only when it clearly lowers the residual against the
     original: no warp is safer than a wrong one.
     """
-    ch, cw = original.shape[:2]
-    h, w = full_size if full_size is not None else (ch, cw)
-    s = min(1.0, MATCH_LONG_SIDE / max(ch, cw))
-    size = (max(2, round(cw * s)), max(2, round(ch * s)))
-    go, ge = (_matching_copy(a, size, s < 1) for a in (original, edited))
+    mo = original if isinstance(original, MatchCopy) else MatchCopy(original)
+    me = edited if isinstance(edited, MatchCopy) else MatchCopy(edited)
+    if mo.gray.shape != me.gray.shape:
+        raise ValueError(f"estimate_motion needs two pictures of one size, got {mo.gray.shape} and {me.gray.shape}")
+    go, ge, go_h, ge_h = mo.gray, me.gray, mo.half, me.half
+    h, w = full_size if full_size is not None else mo.source_shape
     s = max(go.shape) / max(h, w)  # matching copy -> full frame (exact along the long side)
     none = Motion(IDENTITY.copy(), 0, 0.0)
-    if min(go.shape) < 24:
+    if not mo.usable:
         return none
-    half = (max(2, go.shape[1] // 2), max(2, go.shape[0] // 2))
-    go_h = cv2.resize(go, half, interpolation=cv2.INTER_AREA)
-    ge_h = cv2.resize(ge, half, interpolation=cv2.INTER_AREA)
-    if max(go_h.shape) >= HALF_FEATURES_LONG_SIDE:  # the dense refinement adds the precision
-        m_h, inliers = _match_features(go_h, ge_h)
-        m_sift = rescale_matrix(m_h, 0.5) if inliers else IDENTITY.copy()
-    else:
-        m_sift, inliers = _match_features(go, ge)
+    fe = me.features()  # first: the original's may still be on their way from a worker thread
+    m_sift, inliers = _match_features(mo.features(), fe)
+    if mo.on_half and inliers:
+        m_sift = rescale_matrix(m_sift, 0.5)
     # candidates: the feature estimate as is, and dense refinements (half size first for a larger
     # capture range, then the matching copy) started from it and from the identity; the lowest
     # robust residual wins, and it must beat "no motion" clearly
@@ -162,10 +191,11 @@ def _plausible(m: np.ndarray, h: int, w: int) -> bool:
     return 0.9 < scale < 1.1 and angle < MAX_ROTATION_DEG and _max_shift(m, h, w) < 0.06 * max(h, w)
 
 
-def _match_features(go: np.ndarray, ge: np.ndarray) -> tuple[np.ndarray, int]:
-    """SIFT matches + RANSAC similarity; the identity when the features do not agree."""
-    ko, do = _features(go)
-    ke, de = _features(ge)
+def _match_features(fo, fe) -> tuple[np.ndarray, int]:
+    """SIFT matches (``fo``, ``fe``: keypoints and descriptors) + RANSAC similarity; the identity
+    when the features do not agree."""
+    ko, do = fo
+    ke, de = fe
     if do is None or de is None or len(ko) < 8 or len(ke) < 8:
         return IDENTITY.copy(), 0
     matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(do, de, k=2)

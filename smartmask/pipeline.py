@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import regions as R
-from .align import IDENTITY, Motion, estimate_motion, gray_u8, rescale_matrix, warp_to_original
+from .align import IDENTITY, MatchCopy, Motion, estimate_motion, gray_u8, rescale_matrix, warp_to_original
 from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
@@ -175,7 +175,8 @@ def _aligned_frames(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torc
     Motion estimation is host work (OpenCV features and a numpy refinement on grey copies) that
     releases the GIL, so in a batch the next frames' motions are estimated by worker threads while
     this thread analyses the current frame on the tensors' device. Only ``ALIGN_WORKERS`` frames
-    are ahead at any time, so memory stays bounded.
+    are ahead at any time, so memory stays bounded. A single frame has nothing ahead: there the
+    original's features are found by a worker while this thread makes the edit's copy.
     """
     n, size = o.shape[0], tuple(o.shape[1:3])
 
@@ -183,11 +184,20 @@ def _aligned_frames(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torc
         oa = analysis_copy(o[i:i + 1]) if small_o is None else small_o[i:i + 1]
         return oa, analysis_copy(e[i:i + 1])
 
-    if not align or n == 1:
+    if not align:
         for i in range(n):
-            oa, ea = copies(i)
-            # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there
-            yield oa, ea, (estimate_motion(gray_u8(oa), gray_u8(ea), size) if align else NO_MOTION)
+            yield (*copies(i), NO_MOTION)
+        return
+    if n == 1:
+        # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there.
+        # The original's features are found by a worker while the edit's copy is made and matched.
+        with ThreadPoolExecutor(1) as ahead:
+            oa = analysis_copy(o) if small_o is None else small_o
+            mo = MatchCopy(gray_u8(oa))
+            mo.prefetch(ahead)
+            ea = analysis_copy(e)
+            motion = estimate_motion(mo, MatchCopy(gray_u8(ea)), size)
+        yield oa, ea, motion
         return
     with ThreadPoolExecutor(ALIGN_WORKERS) as pool:
         ahead: dict = {}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from smartmask.align import estimate_motion, gray_u8, warp_to_original
+from smartmask.align import MatchCopy, estimate_motion, gray_u8, warp_to_original
 from smartmask.blur import downscale, first_halvings, upscale, upscale_crop
 from smartmask.composite import harmonize_seam
 from smartmask.difference import analysis_copy
@@ -162,6 +162,23 @@ def test_warping_the_analysis_copy_matches_copying_the_warp():
     small = _warp_small(analysis_copy(e), analysis_copy(o), mo.matrix, (1500, 1100))
     ref = analysis_copy(warp_to_original(e[0], o[0], mo.matrix)[None])
     assert (small - ref).abs().mean() < 3e-3
+
+
+def test_features_found_ahead_in_a_worker_give_the_same_motion():
+    from concurrent.futures import ThreadPoolExecutor
+    o = astronaut(1500, 1100)
+    m = np.array([[1.004, 0.0, -4.5], [0.0, 1.004, 2.2]])
+    e = warp_to_original(o[0], o[0], m)[None]
+    go, ge = gray_u8(analysis_copy(o)), gray_u8(analysis_copy(e))
+    ref = estimate_motion(go, ge, (1500, 1100))
+    assert not ref.is_identity and ref.inliers >= 50
+    with ThreadPoolExecutor(1) as pool:
+        mo = MatchCopy(go)
+        mo.prefetch(pool)
+        got = estimate_motion(mo, MatchCopy(ge), (1500, 1100))
+    assert np.array_equal(got.matrix, ref.matrix) and got.inliers == ref.inliers
+    with pytest.raises(ValueError, match="one size"):
+        estimate_motion(go, ge[:-2], (1500, 1100))
 
 
 def test_face_detector_errors_reach_the_caller_from_the_worker(monkeypatch):
