@@ -355,8 +355,7 @@ class YuNetNet:
         padded = cv2.copyMakeBorder(bgr, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=0)
         self.net.setInput(cv2.dnn.blobFromImage(padded))
         outs = dict(zip(self.names, self.net.forward(self.names)))
-        rows = [self._decode(outs, s, pw // s) for s in self.STRIDES]
-        faces = np.concatenate(rows) if rows else np.zeros((0, 15), np.float32)
+        faces = np.concatenate([self._decode(outs, s, pw // s) for s in self.STRIDES])
         if len(faces) <= 1:
             return faces
         # NMS on integer boxes, as FaceDetectorYN does; kept rows come highest score first
