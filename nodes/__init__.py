@@ -1,9 +1,12 @@
 """ComfyUI node classes. They only translate between ComfyUI and the ``smartmask`` core."""
+from ._comfy import install_interrupt_check
 from .composite import SmartMaskComposite
 from .face_guard import SmartMaskFaceGuard
 from .feather import SmartMaskFeather
 from .preview import SmartMaskPreview
 from .smart_mask import SmartMaskAuto, SmartMaskDifference
+
+install_interrupt_check()
 
 NODE_CLASS_MAPPINGS = {
     "SmartMaskDifference": SmartMaskDifference,

@@ -10,6 +10,8 @@ import os
 
 import torch
 
+from ..smartmask.interrupt import set_check
+
 FACE_MODELS = "facedetection"
 
 
@@ -35,6 +37,17 @@ def check_interrupted() -> None:
     except ImportError:
         return
     mm.throw_exception_if_processing_interrupted()
+
+
+def install_interrupt_check() -> None:
+    """Let ComfyUI's Cancel reach the core's checkpoints (between the stages of a frame, and between
+    the frames of the face detection, which runs in a worker thread), not only the progress bar's
+    per-frame updates. Outside ComfyUI nothing is installed."""
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return
+    set_check(lambda _stage: mm.throw_exception_if_processing_interrupted())
 
 
 def progress(total: int):

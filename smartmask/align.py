@@ -322,9 +322,15 @@ def warp_to_original(edited: torch.Tensor, original: torch.Tensor, matrix: np.nd
     Output pixel p takes edited(matrix @ p). Pixels whose source lies outside the edited frame are
     taken from the original, so a border strip never shows up as a change.
     """
-    h, w = original.shape[:2]
     if edited.device.type == "cpu" and edited.shape == original.shape:
         return _warp_cpu(edited, original, np.asarray(matrix, np.float64))
+    return _warp_torch(edited, original, matrix)
+
+
+def _warp_torch(edited: torch.Tensor, original: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """``warp_to_original`` with ``grid_sample`` on the tensors' device (a GPU, or an edit of
+    another size); ``_warp_cpu`` is its OpenCV twin."""
+    h, w = original.shape[:2]
     dev = edited.device
     ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
                             torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")

@@ -27,6 +27,7 @@ import torch
 from .blur import downscale, fit_size, shrink_hwc
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
+from .interrupt import checkpoint
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
 __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
@@ -202,6 +203,7 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
             progress(frames, frames)
         return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames}
     for i in range(frames):
+        checkpoint("faces")
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
         # copy of each frame, while the mask math below stays on the input's device.
         u8 = _frame_uint8(source[i])

@@ -21,6 +21,7 @@ from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
+from .interrupt import checkpoint
 from .preview import heatmap_at
 from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
@@ -127,6 +128,7 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
     with ThreadPoolExecutor(1) as warper:
         for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
+            checkpoint("difference")
             oi, ei = o[i:i + 1], e[i:i + 1]
             if not mo.is_identity:
                 ei = warper.submit(warp_to_original, ei[0], oi[0], mo.matrix)
@@ -435,10 +437,12 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
         guard = shield if (faces or protect is not None) else None
         diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
     face_mask, info = found()
+    checkpoint("feather")
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win; the soft mask is
     # cut in place unless the feather left the difference mask itself (feathering turned off)
     soft = exclude_after(soft, shield() if guard is not None else None,
                          inplace=soft.untyped_storage().data_ptr() != diff.mask.untyped_storage().data_ptr())
+    checkpoint("composite")
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)

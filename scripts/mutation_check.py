@@ -1,0 +1,201 @@
+"""Mutation check: named, deliberate bugs that the test suite must catch.
+
+Each mutant replaces one snippet of the pack's code with a bug a user would notice (a face no
+longer protected, every frame given frame 0's mask, a blur twice as wide, ...), in a temporary
+copy of the repository, and runs the few tests meant to catch it. A mutant is *killed* when
+those tests fail; the check fails when one survives, and also when a mutant's snippet is no
+longer in the code (the code moved: update the snippet here, do not drop the mutant).
+
+``SURVIVORS`` lists mutants the suite is known not to catch, and why (they change speed or a
+preview, not a result); ``--survivors`` runs them too, to confirm that they still survive.
+
+    .venv/bin/python scripts/mutation_check.py            # every mutant, about 2 to 4 minutes
+    .venv/bin/python scripts/mutation_check.py -k blur    # the mutants whose name contains "blur"
+    .venv/bin/python scripts/mutation_check.py --list
+
+Run by ``tests/test_mutation_check.py`` (so by CI). The copy lives in a temporary folder whose
+name is a valid Python identifier: pytest imports the pack's root ``__init__.py`` as a package.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# What a copy needs to run the in-process tests (the server tests also use .venv and .cache,
+# which are linked, not copied).
+COPIED = ("__init__.py", "pyproject.toml", "smartmask", "nodes", "tests", "examples", "example_workflows", "js")
+LINKED = (".venv", ".cache")
+UB = "tests/test_user_behaviour.py"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    bug: str
+
+
+MUTANTS = (
+    Mutant("guard_ignored", "smartmask/pipeline.py",
+           "mask[:, y, x] *= 1.0 - guard[:, y, x]", "pass",
+           (f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw",
+            f"{UB}::test_protect_is_kept_exactly_in_auto"),
+           "faces and protect no longer cut out of the mask (the node still says 'faces protected: 1')"),
+    Mutant("protect_ignored_in_auto", "smartmask/pipeline.py",
+           "return found()[0] if protect is None else torch.maximum(found()[0], protect)", "return found()[0]",
+           (f"{UB}::test_protect_is_kept_exactly_in_auto",),
+           "auto's protect input dropped"),
+    Mutant("frame0_mask_for_every_frame", "smartmask/pipeline.py",
+           "            masks.append(m)\n", "            masks.append(masks[0] if masks else m)\n",
+           (f"{UB}::test_each_frame_of_a_batch_gets_its_own_mask",),
+           "every frame of a batch masked with frame 0's mask"),
+    Mutant("pyramid_blur_twice_as_wide", "smartmask/blur.py",
+           "s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6)) / 2.0",
+           "s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6))",
+           (f"{UB}::test_gaussian_blur_width_matches_scipy",),
+           "every blur above 6 px twice as wide"),
+    Mutant("gaussian_kernel_twice_as_wide", "smartmask/blur.py",
+           "k = torch.exp(-0.5 * (x / sigma) ** 2)", "k = torch.exp(-0.5 * (x / (2 * sigma)) ** 2)",
+           (f"{UB}::test_gaussian_blur_width_matches_scipy",),
+           "the gaussian kernel twice as wide (both twins)"),
+    Mutant("box_blur_torch_window_too_small", "smartmask/blur.py",
+           "    return y / float((2 * r + 1) ** 2)", "    return y / float((2 * r + 2) ** 2)",
+           (f"{UB}::test_box_blur_is_the_window_mean",),
+           "the torch (GPU) box blur divides by the wrong window size"),
+    Mutant("composite_through_float16", "smartmask/pipeline.py",
+           "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out",
+           "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out.half().float()",
+           (f"{UB}::test_composite_outside_the_mask_is_the_original_bit_for_bit",),
+           "the composite rounded through float16: untouched pixels off by one level"),
+    Mutant("multiband_ignored", "smartmask/pipeline.py",
+           'if method == "multiband":', "if False:",
+           (f"{UB}::test_multiband_through_auto_keeps_the_outside_and_blends_the_seam",),
+           "composite='multiband' silently runs the alpha blend"),
+    Mutant("interrupt_not_between_stages", "smartmask/pipeline.py",
+           '    checkpoint("feather")\n', "",
+           (f"{UB}::test_interrupt_reaches_inside_one_large_frame",),
+           "Cancel not honoured between the stages of one large frame"),
+    Mutant("interrupt_not_in_face_detection", "smartmask/faces.py",
+           '        checkpoint("faces")\n', "",
+           (f"{UB}::test_interrupt_reaches_the_face_detection",),
+           "the face detection worker runs every frame after Cancel"),
+    Mutant("warp_twin_bilinear", "smartmask/align.py",
+           'mode="bicubic", padding_mode="border"', 'mode="bilinear", padding_mode="border"',
+           (f"{UB}::test_warp_twins_agree",),
+           "the GPU warp resamples differently from the CPU warp"),
+    Mutant("grow_twin_square", "smartmask/feather.py",
+           "    big = r // 2\n", "    big = r\n",
+           (f"{UB}::test_grow_twins_differ_only_by_octagon_versus_disk",),
+           "the GPU grow dilates by a square, much larger than the CPU's disk"),
+    Mutant("manual_threshold_ignored", "smartmask/pipeline.py",
+           "lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)", "lv = auto_levels(d)",
+           (f"{UB}::test_manual_threshold_is_used_and_reported",),
+           "a user's threshold ignored"),
+    Mutant("feather_options_ignored", "smartmask/pipeline.py",
+           "    opts = opts or FeatherOptions()\n", "    opts = FeatherOptions()\n",
+           (f"{UB}::test_feather_options_change_the_soft_edge",),
+           "auto's feather settings ignored"),
+    Mutant("exclude_before_feather", "smartmask/pipeline.py",
+           "    mask, ex = mask_for(mask, exclude, \"exclude\")\n",
+           "    mask, ex = mask_for(mask, exclude, \"exclude\")\n    ex = ex * 0.5\n",
+           (f"{UB}::test_feather_in_pixels_with_exclude_keeps_the_excluded_area_at_zero",
+            f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw"),
+           "exclude only half applied: the soft edge leaks into the excluded area"),
+)
+
+SURVIVORS = (
+    Mutant("reduced_feather_threshold", "smartmask/pipeline.py",
+           "MIN_REDUCED_SIGMA = 1.5", "MIN_REDUCED_SIGMA = 3.0",
+           (f"{UB}::test_feather_options_change_the_soft_edge", "tests/test_core.py"),
+           "survives: it only moves which feathers run at full resolution (slower, the same look); "
+           "no test pins the exact soft mask of a feather, only its width"),
+    Mutant("one_alignment_worker", "smartmask/pipeline.py",
+           "ALIGN_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))", "ALIGN_WORKERS = 1",
+           ("tests/test_core.py",),
+           "survives: speed only (motions are estimated ahead by fewer threads; results identical)"),
+)
+
+
+def copy_repo(dest: Path) -> None:
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    for name in LINKED:
+        if (ROOT / name).exists():
+            os.symlink((ROOT / name).resolve(), dest / name)
+
+
+def run_mutant(m: Mutant, timeout: float = 600) -> tuple[str, float, str]:
+    """``("killed" | "survived" | "stale" | "error", seconds, detail)``."""
+    start = time.monotonic()
+    code = (ROOT / m.path).read_text()
+    count = code.count(m.old)
+    if count != 1:
+        return "stale", 0.0, f"snippet found {count} times in {m.path}: {m.old!r}"
+    with tempfile.TemporaryDirectory(prefix="smartmask_mutant_") as tmp:
+        # pytest imports the root __init__.py as a package named after the folder: a valid identifier
+        copy = Path(tmp) / f"pack_{m.name}"
+        copy.mkdir()
+        copy_repo(copy)
+        (copy / m.path).write_text(code.replace(m.old, m.new))
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests]
+        try:
+            proc = subprocess.run(cmd, cwd=copy, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, "SMARTMASK_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+        except subprocess.TimeoutExpired:
+            return "error", time.monotonic() - start, f"timed out after {timeout:.0f} s"
+    took = time.monotonic() - start
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+    if proc.returncode == 0:
+        return "survived", took, tail
+    if proc.returncode == 1:  # tests ran and failed
+        return "killed", took, tail
+    return "error", took, f"pytest exit code {proc.returncode} (not a test failure):\n{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-k", default="", help="only mutants whose name contains this")
+    ap.add_argument("--survivors", action="store_true", help="also run the known survivors")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = ap.parse_args(argv)
+    mutants = [m for m in MUTANTS if args.k in m.name]
+    survivors = [m for m in SURVIVORS if args.k in m.name] if args.survivors else []
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:34s} killed by {', '.join(t.split('::')[-1] for t in m.tests)}: {m.bug}")
+        for m in SURVIVORS:
+            print(f"{m.name:34s} {m.bug}")
+        return 0
+    bad = []
+    for m in mutants + survivors:
+        expect = "survived" if m in survivors else "killed"
+        outcome, took, detail = run_mutant(m)
+        print(f"{outcome:8s} {m.name:34s} {took:5.1f} s  ({m.bug})", flush=True)
+        if outcome != expect:
+            bad.append(m.name)
+            print("    " + detail.replace("\n", "\n    "), flush=True)
+    if bad:
+        print(f"mutation check FAILED for: {', '.join(bad)}")
+        return 1
+    print(f"mutation check passed: {len(mutants)} mutants killed" +
+          (f", {len(survivors)} known survivors survived" if survivors else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
