@@ -44,6 +44,10 @@ class Mutant:
     new: str
     tests: tuple[str, ...]
     bug: str
+    more: tuple[tuple[str, str, str], ...] = ()  # further (path, old, new) edits of the same mutant
+
+    def edits(self) -> tuple[tuple[str, str, str], ...]:
+        return ((self.path, self.old, self.new), *self.more)
 
 
 MUTANTS = (
@@ -112,6 +116,17 @@ MUTANTS = (
            (f"{UB}::test_feather_in_pixels_with_exclude_keeps_the_excluded_area_at_zero",
             f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw"),
            "exclude only half applied: the soft edge leaks into the excluded area"),
+    Mutant("node_output_float16", "nodes/_comfy.py",
+           "return tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)",
+           "return tuple(t.to(dev).half().float() if isinstance(t, torch.Tensor) else t for t in tensors)",
+           ("tests/test_comfyui_keep.py::test_composite_node_keeps_every_unmasked_pixel_exactly",),
+           "the nodes hand ComfyUI a float16-rounded image (through the real server)"),
+    Mutant("node_ignores_cancel", "nodes/_comfy.py",
+           "    set_check(lambda _stage: mm.throw_exception_if_processing_interrupted())\n", "",
+           ("tests/test_comfyui_keep.py::test_interrupt_stops_a_running_batch_and_the_server_keeps_working",),
+           "ComfyUI's Cancel ignored by Smart Mask (auto) (through the real server)",
+           more=(("nodes/_comfy.py", "        check_interrupted()\n", ""),
+                 ("nodes/_comfy.py", "        bar = ProgressBar(total)\n", "        bar = None\n"))),
 )
 
 SURVIVORS = (
@@ -142,16 +157,20 @@ def copy_repo(dest: Path) -> None:
 def run_mutant(m: Mutant, timeout: float = 600) -> tuple[str, float, str]:
     """``("killed" | "survived" | "stale" | "error", seconds, detail)``."""
     start = time.monotonic()
-    code = (ROOT / m.path).read_text()
-    count = code.count(m.old)
-    if count != 1:
-        return "stale", 0.0, f"snippet found {count} times in {m.path}: {m.old!r}"
+    mutated: dict[str, str] = {}
+    for path, old, new in m.edits():
+        code = mutated.get(path, (ROOT / path).read_text())
+        count = code.count(old)
+        if count != 1:
+            return "stale", 0.0, f"snippet found {count} times in {path}: {old!r}"
+        mutated[path] = code.replace(old, new)
     with tempfile.TemporaryDirectory(prefix="smartmask_mutant_") as tmp:
         # pytest imports the root __init__.py as a package named after the folder: a valid identifier
         copy = Path(tmp) / f"pack_{m.name}"
         copy.mkdir()
         copy_repo(copy)
-        (copy / m.path).write_text(code.replace(m.old, m.new))
+        for path, code in mutated.items():
+            (copy / path).write_text(code)
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests]
         try:
             proc = subprocess.run(cmd, cwd=copy, capture_output=True, text=True, timeout=timeout,
