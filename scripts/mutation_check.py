@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", default="", help="only mutants whose name contains this")
     ap.add_argument("--survivors", action="store_true", help="also run the known survivors")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                    help="mutants run at once (default: half the CPU cores)")
     args = ap.parse_args(argv)
     mutants = [m for m in MUTANTS if args.k in m.name]
     survivors = [m for m in SURVIVORS if args.k in m.name] if args.survivors else []
@@ -201,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name:34s} {m.bug}")
         return 0
     bad = []
-    for m in mutants + survivors:
-        expect = "survived" if m in survivors else "killed"
-        outcome, took, detail = run_mutant(m)
-        print(f"{outcome:8s} {m.name:34s} {took:5.1f} s  ({m.bug})", flush=True)
-        if outcome != expect:
-            bad.append(m.name)
-            print("    " + detail.replace("\n", "\n    "), flush=True)
+    runs = [(m, "survived" if m in survivors else "killed") for m in mutants + survivors]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for (m, expect), (outcome, took, detail) in zip(runs, pool.map(lambda r: run_mutant(r[0]), runs)):
+            print(f"{outcome:8s} {m.name:34s} {took:5.1f} s  ({m.bug})", flush=True)
+            if outcome != expect:
+                bad.append(m.name)
+                print("    " + detail.replace("\n", "\n    "), flush=True)
     if bad:
         print(f"mutation check FAILED for: {', '.join(bad)}")
         return 1

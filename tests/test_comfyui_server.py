@@ -158,6 +158,9 @@ def test_example_workflow_matches_command_line(comfy, cli_composite, workflow_na
 
     cli = cli_composite
     assert served.shape == cli.shape, f"server {served.shape} vs command line {cli.shape}"
+    # The two may differ by one level wherever the composite is not exactly an 8-bit level (the
+    # edit, its soft edge and the edge's faint tail): ComfyUI's SaveImage truncates 255 * x, the
+    # command line rounds it. Byte-exactness where the mask is 0 is pinned in test_comfyui_keep.py.
     diff = np.abs(served.astype(int) - cli.astype(int))
     assert diff.max() <= 1, (f"server result differs from the command line: max {diff.max()}/255 at "
                              f"{np.argwhere(diff == diff.max())[:5].tolist()}, {(diff > 1).mean():.4%} of values")
@@ -240,14 +243,19 @@ def test_face_guard_finds_the_face_with_yunet(comfy):
     assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "face guard workflow")
     faces = comfy.output_images(entry, "6")
     assert len(faces) == 1
-    face_mask = faces[0][..., 0].astype(float) / 255.0
-    covered = (face_mask > 0.5).mean()
-    assert 0.002 < covered < 0.5, f"faces mask covers {covered:.2%} of the image: no face found?"
+    face = faces[0][..., 0] >= 128
+    # examples/original.png is the astronaut: one face, box about (178, 63)-(268, 176), eyes at
+    # y = 103, mouth at y = 145; the mask must cover eyes to mouth and stay near that box
+    assert face[95:150, 200:255].all(), "the faces mask does not cover the eyes, nose and mouth"
+    ys, xs = np.nonzero(face)
+    assert ys.min() > 63 - 45 and ys.max() < 176 + 45 and xs.min() > 178 - 45 and xs.max() < 268 + 45, (
+        f"the faces mask reaches beyond the face: rows {ys.min()}-{ys.max()}, columns {xs.min()}-{xs.max()}")
+    assert abs(ys.mean() - 120) < 15 and abs(xs.mean() - 223) < 12, (ys.mean(), xs.mean())
     # The node reports what it did: "faces protected: N (detector: yunet)".
     text = " ".join(entry.get("outputs", {}).get("4", {}).get("text", []))
     found = re.search(r"faces protected: (\d+) \(detector: (\w+)\)", text)
     assert found, f"Face Guard did not report its faces: {text!r}"
-    assert int(found.group(1)) >= 1 and found.group(2) == "yunet", f"expected faces found by YuNet: {text!r}"
+    assert int(found.group(1)) == 1 and found.group(2) == "yunet", f"expected one face found by YuNet: {text!r}"
 
 
 # ---------------------------------------------------------------------------------- converter

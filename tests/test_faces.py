@@ -96,7 +96,6 @@ def test_detector_finds_astronaut_with_landmarks(which, request, astronaut):
     faces = det.detect(astronaut)
     assert len(faces) == 1, faces
     f = faces[0]
-    assert 0.6 <= f.score <= 1.0
     cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
     assert inside((cx, cy), ASTRO_BOX)
     assert f.box[2] - f.box[0] > 60 and f.box[3] - f.box[1] > 80
