@@ -79,7 +79,7 @@ def bench_images(cache: Path, labels: Path):
             if im is None:
                 continue
             h, w = im.shape[:2]
-            to_px = lambda bs: [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in bs]  # noqa: E731
+            to_px = lambda bs: [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in bs]  # noqa: E731, B023 (used at once, in this iteration)
             out.append((f"bench/{name}/{side}", im[:, :, ::-1].copy(), to_px(faces), to_px(UNLABELLED.get(name, []))))
     return out
 

@@ -42,7 +42,7 @@ def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     big = r // 2
     if big:
         x = _pool_max(x, big)  # the square half...
-    for i in range(r - big):  # ...the cross half rounds it
+    for _ in range(r - big):  # ...the cross half rounds it
         x = _dilate_cross(x, cross)
     if pixels < 0:
         x = 1.0 - x

@@ -10,7 +10,7 @@ The check is process-wide on purpose: ComfyUI's own interrupt flag is, and the f
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _check: Callable[[str], None] | None = None
 

@@ -121,7 +121,7 @@ class ComfyServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "ComfyServer":
+    def __enter__(self) -> ComfyServer:
         self.start()
         return self
 
@@ -145,7 +145,7 @@ class ComfyServer:
             shutil.copyfile(src, self.yunet_model)
         self.log_path = self.base_dir / "comfyui.log"
 
-    def start(self) -> "ComfyServer":
+    def start(self) -> ComfyServer:
         self._prepare_base_dir()
         env = dict(os.environ)
         env.update(
@@ -197,7 +197,7 @@ class ComfyServer:
                 with urllib.request.urlopen(self.url + "/system_stats", timeout=5) as r:
                     if r.status == 200:
                         return True
-            except (urllib.error.URLError, ConnectionError, socket.timeout):
+            except (TimeoutError, urllib.error.URLError, ConnectionError):
                 pass
             time.sleep(0.25)
         return False

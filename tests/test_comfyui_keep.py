@@ -114,7 +114,7 @@ class _Events:
                     elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                         return
 
-    def __enter__(self) -> "_Events":
+    def __enter__(self) -> _Events:
         self._thread.start()
         assert self._ready.wait(30), "could not open the server's websocket"
         return self

@@ -9,7 +9,7 @@ import torch
 from skimage import data
 
 from smartmask.align import estimate_motion, warp_to_original
-from smartmask.blur import box_blur, gaussian_blur
+from smartmask.blur import box_blur
 from smartmask.composite import alpha_composite, multiband_composite
 from smartmask.feather import close_gaps, grow, guided_filter
 from smartmask.pipeline import MaskOptions, auto, composite, difference_mask, feather_mask

@@ -123,7 +123,7 @@ def test_each_frame_of_a_batch_gets_its_own_mask():
     e = torch.cat([recolour(o, region(512, 512, *b), seed=i) for i, b in enumerate(boxes)])
     diff = difference_mask(o, e)
     res = auto(o, e, faces=False)
-    for i, (y0, y1, x0, x1) in enumerate(boxes):
+    for i in range(len(boxes)):
         for j, (v0, v1, u0, u1) in enumerate(boxes):
             covered = diff.mask[i, v0:v1, u0:u1].mean().item()
             taken = changed(res.image[i:i + 1], o)[0, v0:v1, u0:u1].float().mean().item()
