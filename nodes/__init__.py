@@ -1,10 +1,11 @@
 """ComfyUI node classes. They only translate between ComfyUI and the ``smartmask`` core."""
 from ._comfy import install_interrupt_check
 from .composite import SmartMaskComposite
+from .difference_mask import SmartMaskDifference
 from .face_guard import SmartMaskFaceGuard
 from .feather import SmartMaskFeather
-from .preview import SmartMaskPreview
-from .smart_mask import SmartMaskAuto, SmartMaskDifference
+from .mask_preview import SmartMaskPreview
+from .smart_mask import SmartMaskAuto
 
 install_interrupt_check()
 

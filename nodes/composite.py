@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..smartmask.pipeline import composite
 from ._comfy import to_compute, to_output
-from ._ui import preview_ui
+from ._frontend_previews import preview_ui
 
 
 class SmartMaskComposite:

@@ -5,7 +5,7 @@ import torch
 
 from ..smartmask.faces import DEFAULT_PADDING, DEFAULT_SOFTNESS, guard_faces
 from ._comfy import face_model_dirs, progress, to_compute, to_output
-from ._ui import preview_ui
+from ._frontend_previews import preview_ui
 
 
 class SmartMaskFaceGuard:

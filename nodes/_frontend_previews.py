@@ -35,7 +35,6 @@ MAX_SIDE = 1024
 MAX_FRAMES = 16
 PNG_COMPRESS_LEVEL = 1
 MASK_LAYERS = ("mask", "faces")
-IMAGE_LAYERS = ("original", "result", "heatmap")
 
 
 def temp_directory() -> str | None:

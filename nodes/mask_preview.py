@@ -1,7 +1,7 @@
 """Mask Preview: the mask drawn over the image, to judge it at a glance."""
 from __future__ import annotations
 
-from ..smartmask.preview import overlay
+from ..smartmask.visualize import overlay
 from ..smartmask.tensors import as_image, mask_for
 from ._comfy import to_compute, to_output
 
