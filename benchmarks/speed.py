@@ -279,7 +279,7 @@ def run_child(args) -> None:
     else:
         from smartmask import pipeline
         from smartmask.faces import guard_faces
-        from smartmask.preview import overlay
+        from smartmask.visualize import overlay
 
         if case == "auto":
             o, e = tensor("original"), tensor("edited")

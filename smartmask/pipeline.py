@@ -22,7 +22,7 @@ from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
 from .feather import feather, snap
 from .interrupt import checkpoint
-from .preview import heatmap_at
+from .visualize import heatmap_at
 from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
 from .threshold import Levels, auto_levels, hysteresis, manual_levels

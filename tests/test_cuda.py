@@ -93,7 +93,7 @@ def test_no_full_resolution_host_round_trips():
 
 
 def test_preview_overlay_is_the_same_on_the_gpu():
-    from smartmask.preview import overlay
+    from smartmask.visualize import overlay
     o, _ = edited_pair(256)
     m = torch.zeros(1, 256, 256)
     m[:, 60:200, 40:180] = 1.0

@@ -20,7 +20,7 @@ from smartmask.composite import harmonize_seam
 from smartmask.difference import analysis_copy
 from smartmask.feather import snap
 from smartmask.pipeline import _warp_small, auto, composite, exclude_after
-from smartmask.preview import _ramp, heatmap, heatmap_at
+from smartmask.visualize import _ramp, heatmap, heatmap_at
 from smartmask.tensors import SmartMaskError, binarize, copy_outside, new_like, nonzero_box
 
 
@@ -203,7 +203,7 @@ def test_face_detector_errors_reach_the_caller_from_the_worker(monkeypatch):
 
 @pytest.mark.parametrize("opacity,outline", [(0.5, True), (0.0, True), (1.0, False)])
 def test_overlay_tints_only_the_box_and_matches_the_whole_frame_formula(opacity, outline):
-    from smartmask.preview import _outline, overlay
+    from smartmask.visualize import _outline, overlay
     img = torch.rand(2, 90, 70, 3)
     m = torch.zeros(2, 90, 70)
     m[:, 20:50, 10:40] = 1
