@@ -226,11 +226,6 @@ def _photometric_residual(t: np.ndarray, i: np.ndarray) -> np.ndarray:
     return d - (float(d[near].mean()) if near.any() else peak)
 
 
-def refine_dense(go: np.ndarray, ge: np.ndarray, m: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float, float]:
-    """``DenseFit(go, ge).refine(m, iterations)``: one refinement of a similarity transform."""
-    return DenseFit(go, ge).refine(m, iterations)
-
-
 def _scale_of(r: np.ndarray) -> float:
     """Noise scale from the 25th percentile of |r| (half-normal: q25 = 0.319 sigma), so that an
     edit covering even most of the frame cannot inflate it."""
