@@ -6,6 +6,7 @@ on, the progress bar, interruption, and the models folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import torch
@@ -76,6 +77,18 @@ def face_model_dirs() -> list[str]:
             [os.path.join(folder_paths.models_dir, FACE_MODELS)], {".onnx"})
     dirs = list(folder_paths.get_folder_paths(FACE_MODELS))
     return dirs or [os.path.join(folder_paths.models_dir, FACE_MODELS)]
+
+
+def options_from_inputs(cls, inputs: dict, renamed: dict | None = None):
+    """The options dataclass ``cls`` built from a node's widget inputs, by name: each input fills the
+    field of the same name (``renamed`` maps the few input names that differ from their field's).
+    An input without a field is an error, so a new input cannot be dropped silently."""
+    renamed = renamed or {}
+    values = {renamed.get(name, name): value for name, value in inputs.items()}
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field for the node inputs {unknown}")
+    return cls(**values)
 
 
 def to_compute(*tensors):

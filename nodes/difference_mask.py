@@ -2,27 +2,29 @@
 from __future__ import annotations
 
 from ..smartmask.pipeline import MaskOptions, difference_mask
-from ._comfy import progress, to_compute, to_output
+from ._comfy import options_from_inputs, progress, to_compute, to_output
 from ._frontend_previews import preview_ui
 
 CATEGORY = "Smart Mask"
 
+# The tuning inputs (colour space, region sizes, hole filling, clean-up) are "advanced": the editor
+# folds them away; threshold, regions, align and resize stay in view.
 MASK_INPUTS = {
     "threshold": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 100.0, "step": 0.1,
                             "tooltip": "Colour difference (delta E) that counts as a change. 0 = automatic: estimated per "
                                        "image from the editor's drift noise; the value chosen is shown on the node."}),
-    "color_space": (["lab", "rgb"], {"default": "lab",
+    "color_space": (["lab", "rgb"], {"advanced": True, "default": "lab",
                                      "tooltip": "lab: perceptual CIELAB delta E (recommended). rgb: plain RGB distance."}),
     "regions": (["all", "largest", "relative"], {"default": "all",
                                                  "tooltip": "all: every changed region above the minimum size (several garments, "
                                                             "several people). largest: only the biggest region. relative: regions "
                                                             "at least 'relative' times the biggest."}),
-    "relative": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01,
+    "relative": ("FLOAT", {"advanced": True, "default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01,
                            "tooltip": "For regions = relative: keep regions at least this fraction of the largest one."}),
-    "min_region": ("FLOAT", {"default": 0.0005, "min": 0.0, "max": 0.5, "step": 0.0001,
+    "min_region": ("FLOAT", {"advanced": True, "default": 0.0005, "min": 0.0, "max": 0.5, "step": 0.0001,
                              "tooltip": "Smallest region kept, as a fraction of the image area (0.0005 = 0.05 %)."}),
-    "fill_holes": ("BOOLEAN", {"default": True, "tooltip": "Fill enclosed holes inside a changed region."}),
-    "cleanup": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 4.0, "step": 0.1,
+    "fill_holes": ("BOOLEAN", {"advanced": True, "default": True, "tooltip": "Fill enclosed holes inside a changed region."}),
+    "cleanup": ("FLOAT", {"advanced": True, "default": 1.0, "min": 0.0, "max": 4.0, "step": 0.1,
                           "tooltip": "Strength of the morphological clean-up (removes specks, bridges small gaps). 0 = off."}),
     "align": ("BOOLEAN", {"default": True,
                           "tooltip": "Undo a global shift / scale / small rotation of the edited image before comparing. "
@@ -38,10 +40,8 @@ PAIR_INPUTS = {
 }
 
 
-def mask_options(threshold, color_space, regions, relative, min_region, fill_holes, cleanup, align, resize_edited):
-    return MaskOptions(threshold=threshold, space=color_space, regions=regions, relative=relative,
-                       min_region=min_region, fill_holes=fill_holes, cleanup=cleanup, align=align,
-                       resize=resize_edited)
+# Node inputs whose names differ from their MaskOptions field; every other input has its field's name.
+OPTION_FIELDS = {"color_space": "space", "resize_edited": "resize"}
 
 
 class SmartMaskDifference:
@@ -65,7 +65,7 @@ class SmartMaskDifference:
 
     def run(self, original, edited, guard=None, **kw):
         original, edited, guard = to_compute(original, edited, guard)
-        res = difference_mask(original, edited, mask_options(**kw), progress(original.shape[0]), guard=guard)
+        res = difference_mask(original, edited, options_from_inputs(MaskOptions, kw, OPTION_FIELDS), progress(original.shape[0]), guard=guard)
         ui = preview_ui("difference", res.describe(), {"result": "aligned edit"}, original=original,
                         result=res.aligned, mask=res.mask, heatmap=res.heatmap)
         return {"ui": ui, "result": to_output(res.mask, res.heatmap, res.aligned)}

@@ -22,6 +22,8 @@ from smartmask.blur import box_blur, gaussian_blur
 from smartmask.feather import grow
 from smartmask.pipeline import FeatherOptions, MaskOptions, auto, composite, difference_mask
 
+from pack import load_pack
+
 
 # ---------------------------------------------------------------------------------------- helpers
 def astronaut() -> torch.Tensor:
@@ -48,23 +50,6 @@ def recolour(o: torch.Tensor, where: torch.Tensor, seed: int = 0, noise: float =
 def changed(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``[B, H, W]`` bool: pixels where any channel differs at all."""
     return (a != b).any(-1)
-
-
-def load_pack():
-    """The pack imported as ComfyUI imports it: the repository root as a package (its modules
-    are then ``smart_mask_pack.nodes...`` and ``smart_mask_pack.smartmask...``)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    if "smart_mask_pack" not in sys.modules:
-        root = Path(__file__).resolve().parent.parent
-        spec = importlib.util.spec_from_file_location("smart_mask_pack", root / "__init__.py",
-                                                      submodule_search_locations=[str(root)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["smart_mask_pack"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["smart_mask_pack"]
 
 
 # ------------------------------------------------------------------------------------------ faces
