@@ -28,7 +28,7 @@ MIN_MOTION_PX = 0.25
 MATCH_LONG_SIDE = 1024
 # Features are matched on a half-size copy when its long side is at least this (SIFT doubles its
 # input first, so the half copy costs a quarter): a 768 px analysis copy of a photo or of a wide
-# video frame (832x480: 200 -> 15 ms) alike. Smaller pictures use the copy itself.
+# video frame alike (timings: benchmarks/README.md, "Fast paths"). Smaller pictures use the copy itself.
 HALF_FEATURES_LONG_SIDE = 384
 # Pre-blur (pixels of the matching copy) for the dense refinement.
 DENSE_BLUR = 1.0

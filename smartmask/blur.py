@@ -172,7 +172,7 @@ def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> t
 
     The result goes into one numpy-allocated array: numpy asks the kernel for huge pages for large
     arrays, so a full-resolution result costs a few page faults instead of one per 4 KiB page
-    (a 6 MP RGB upscale: 12 -> 7 ms).
+    (timings: benchmarks/README.md, "Fast paths").
     """
     hwc = _host_hwc(x)
     out = np.empty((hwc.shape[0], size[0], size[1], hwc.shape[3]), np.float32)
@@ -241,7 +241,7 @@ def _halve(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Halve ``a`` (area average) while what is left to shrink stays at least 1.5x.
 
     An area resize by exactly 2 takes OpenCV's integer fast path, and the last, smaller step then
-    costs little: a 6 MP frame to 768 px in 7.5 ms instead of 9.5 (one channel: 2.7 instead of 5.3).
+    costs little (timings: benchmarks/README.md, "Fast paths").
     A last step close to 1x would alias (it measurably cost a synthetic case of the judge), so
     a 1624 px frame still shrinks to 768 in one step. Sides must be even for an exact halving.
     """

@@ -294,8 +294,8 @@ class YuNetDetector(_Detector):
 
     The network is run by ``cv2.dnn`` and its output decoded here, as ``FaceDetectorYN`` decodes it:
     OpenCV 5's ``FaceDetectorYN`` keeps the classic inference engine, and the newer engine that
-    ``readNetFromONNX`` picks runs the same network in about 60 % of the time (a 1024x774 copy:
-    21 instead of 34 ms). One network per model file serves every input size, so a video batch or
+    ``readNetFromONNX`` picks runs the same network in about 60 % of the time (benchmarks/README.md,
+    "Fast paths"). One network per model file serves every input size, so a video batch or
     the turned passes never reload it.
     """
     name = "yunet"

@@ -189,8 +189,8 @@ def new_like(t: torch.Tensor, shape=None, zeros: bool = False) -> torch.Tensor:
     or as ``shape``.
 
     On the CPU the memory comes from numpy, which asks the kernel for huge pages for large arrays:
-    a full-resolution result then costs a few page faults instead of one per 4 KiB page (copying a
-    6 MP RGB frame into it: 6 ms instead of 21 ms for ``torch.clone``). Zeros come from ``calloc``,
+    a full-resolution result then costs a few page faults instead of one per 4 KiB page (timings:
+    benchmarks/README.md, "Fast paths"). Zeros come from ``calloc``,
     so pages that are never written cost nothing.
     """
     shape = tuple(t.shape if shape is None else shape)
@@ -227,8 +227,8 @@ def binarize(m: torch.Tensor, level: float = 0.5) -> torch.Tensor:
 def copy_outside(out: torch.Tensor, src: torch.Tensor, box: tuple[int, int, int, int]) -> None:
     """Copy ``src`` into ``out`` (``[B, H, W, ...]``) everywhere except inside ``box``.
 
-    On the CPU numpy does the copying: torch copies strided views such as a column strip up to ten
-    times slower (a 6 MP frame: 56 ms against 8 ms).
+    On the CPU numpy does the copying: torch copies strided views such as a column strip several
+    times slower (timings: benchmarks/README.md, "Fast paths").
     """
     y0, y1, x0, x1 = box
     if out.device.type == "cpu" and src.device.type == "cpu":

@@ -30,7 +30,8 @@ def heatmap_at(d: torch.Tensor, scale: float, size: tuple[int, int]) -> torch.Te
     """``heatmap(d, scale)`` enlarged (bilinear) to ``size`` (h, w): ``[B, h, w, 3]``.
 
     On the CPU the ramp position is enlarged as one uint8 channel and coloured at full size by the
-    look-up table, instead of enlarging three float colour channels (a 6 MP frame: 20 ms, not 34).
+    look-up table, instead of enlarging three float colour channels (timings: benchmarks/README.md,
+    "Fast paths").
     """
     if d.device.type != "cpu":
         return upscale(heatmap(d, scale).permute(0, 3, 1, 2), size).permute(0, 2, 3, 1).contiguous()
