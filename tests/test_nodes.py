@@ -57,3 +57,18 @@ def test_difference_tuning_inputs_are_advanced(pack):
     spec = pack.NODE_CLASS_MAPPINGS["SmartMaskDifference"].INPUT_TYPES()["required"]
     advanced = {name for name, s in spec.items() if len(s) > 1 and s[1].get("advanced")}
     assert advanced == {"color_space", "relative", "min_region", "fill_holes", "cleanup"}
+
+
+def test_feather_node_in_pixels_keeps_the_excluded_area_at_zero(pack):
+    """Feather (size_mode = pixels) with an exclude mask, as the README's manual chain wires it
+    (Face Guard's faces into exclude): the soft edge never reaches the excluded area."""
+    mask = torch.zeros(1, 96, 96)
+    mask[:, 30:80, 20:80] = 1.0
+    exclude = torch.zeros(1, 96, 96)
+    exclude[:, :36, :] = 1.0
+    node = pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"]()
+    (soft,) = node.run(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False, exclude=exclude)
+    (plain,) = node.run(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False)
+    assert plain[0, 20:36].max() > 0.2, "premise: the grown, feathered edge reaches into the excluded rows"
+    assert soft[0, :36].max() == 0
+    assert torch.equal(soft[0, 36:], plain[0, 36:])
