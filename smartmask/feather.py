@@ -23,8 +23,10 @@ def _pool_max(m: torch.Tensor, radius: int) -> torch.Tensor:
 def grow(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     """Dilate (``pixels`` > 0) or erode (< 0) a ``[B, H, W]`` mask by about that many pixels.
 
-    Large radii run as a sequence of small square steps alternating with 3x3 crosses, which
-    approximates a disk (an octagon) instead of growing corners into big squares.
+    On the CPU OpenCV dilates by a disk. The torch path (a GPU) runs a square step and then 3x3
+    crosses, an octagon of the same radius: it contains the disk and adds at most 14 % of its area
+    (4 px at radius 2, 64 of 477 at radius 12), all in the diagonal corners
+    (``tests/test_user_behaviour.py::test_grow_twins_differ_only_by_octagon_versus_disk``).
     """
     if pixels == 0:
         return mask
