@@ -88,6 +88,43 @@ def test_auto_node_keeps_the_unedited_area_exactly(comfy):
     assert (served[mask == 255] != o[mask == 255]).any(-1).mean() > 0.5, "the edit was not taken"
 
 
+def neckline_edit(original: np.ndarray) -> np.ndarray:
+    """An editor's result for the astronaut: collar, neck and jaw recoloured (the edit reaches the
+    chin), the face itself only drifted 3 % brighter, seeded noise everywhere."""
+    o = original.astype(np.float32) / 255.0
+    e = o.copy()
+    e[40:175, 150:300] = np.clip(e[40:175, 150:300] * 1.03 + 0.01, 0, 1)
+    y, x = slice(160, 330), slice(140, 320)
+    e[y, x] = np.stack([o[y, x, 2], o[y, x, 0] * 0.5, o[y, x, 1]], -1)
+    e += np.random.default_rng(0).normal(0.0, 0.004, e.shape).astype(np.float32)
+    return np.clip(np.round(e * 255.0), 0, 255).astype(np.uint8)
+
+
+def test_auto_node_keeps_the_face_exactly_when_the_edit_reaches_the_jaw(comfy):
+    """Bug caught: faces no longer cut out of the mask while the node still reports them. The
+    example workflow's edit never comes near the face, so this edit does."""
+    info = comfy.object_info()
+    o = read_rgb(EXAMPLES / "original.png")
+    original = comfy.upload_image(EXAMPLES / "original.png")
+    edited = comfy.upload_image(neckline_edit(o), "neckline_edit.png")
+    prompt = {
+        "1": node(info, "LoadImage", image=original),
+        "2": node(info, "LoadImage", image=edited),
+        "3": node(info, "SmartMaskAuto", original=["1", 0], edited=["2", 0]),
+        "4": node(info, "SaveImage", images=["3", 0], filename_prefix="face_keep"),
+        "5": node(info, "MaskToImage", mask=["3", 4]),
+        "6": node(info, "SaveImage", images=["5", 0], filename_prefix="face_keep_faces"),
+    }
+    entry = comfy.run(prompt, timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "auto with a neckline edit")
+    served = _saved(comfy, entry, "4")[..., :3]
+    face = _saved(comfy, entry, "6")[..., 0] == 255
+    assert face[95:150, 200:255].all(), "the face (eyes to mouth) is not in the faces output"
+    assert (served[220:320, 160:300] != o[220:320, 160:300]).any(-1).mean() > 0.9, "the collar edit was not taken"
+    changed = (served[face] != o[face]).any(-1)
+    assert not changed.any(), f"{changed.sum()} face pixels changed"
+
+
 class _Events:
     """The server's websocket messages for this client (progress, executing, ...), collected in a thread."""
 
