@@ -485,16 +485,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (tests and wrappers swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def _setup_logging(quiet: bool) -> None:
     """The pack's log lines (a model download, a face detector fallback) on stderr, once each;
     with --quiet only warnings."""
     log = logging.getLogger("smartmask")
-    if not log.handlers:
-        h = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
     log.setLevel(logging.WARNING if quiet else logging.INFO)
-    log.propagate = False
 
 
 def main(argv=None) -> int:
