@@ -340,3 +340,22 @@ def copy_around_box(src: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor
         return out.copy_(src), None
     copy_outside(out, src, box)
     return out, box
+
+
+# A grow or gap-closing radius up to this many pixels is always allowed (tiny images keep the
+# Feather node's defaults working); beyond it, at most this fraction of the image's short side.
+PIXEL_SIZE_FLOOR, PIXEL_SIZE_FRACTION = 16, 0.25
+
+
+def check_pixel_sizes(height: int, width: int, **sizes: float) -> None:
+    """Refuse grow / close radii (pixels, by name) that would spread a mask over most of the frame.
+
+    A closing radius of a quarter of the short side bridges any two regions of the picture, and
+    with the frame's border it fills the whole mask: the result would look like a bug, so it is
+    an error that says what the limit is for this image.
+    """
+    limit = max(PIXEL_SIZE_FLOOR, int(PIXEL_SIZE_FRACTION * min(height, width)))
+    for name, v in sizes.items():
+        if abs(v) > limit:
+            raise SmartMaskError(f"{name} = {v:g} px is more than a quarter of this {width}x{height} image's short "
+                                 f"side: the mask would spread over most of the frame; use at most {limit} px here")
