@@ -67,8 +67,11 @@ def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _is_16bit(im: Image.Image) -> bool:
-    """Pillow decodes 16-bit RGB(A) to 8 bits without a word; its tile's raw mode tells."""
-    return im.mode.startswith("I;16") or im.mode == "I" or any("16" in str(t[3]) for t in (im.tile or ()))
+    """Pillow decodes 16-bit RGB(A) PNG and TIFF to 8 bits without a word; its tile's raw mode tells."""
+    if im.format not in ("PNG", "TIFF"):
+        return False
+    return im.mode.startswith("I;16") or (im.format == "PNG" and im.mode == "I") or \
+        any("16" in str(t[3]) for t in (im.tile or ()))
 
 
 def _open_error(path, exc: Exception) -> SmartMaskError:

@@ -451,3 +451,17 @@ def test_the_download_is_visible_at_the_default_log_level(pair, capsys, fresh_mo
     assert sum("downloading the YuNet face detector" in ln for ln in err.splitlines()) == 1
     assert sum("sha256 checked" in ln for ln in err.splitlines()) == 1
     assert Path("models", fresh_models.YUNET_FILE).read_bytes() == model.read_bytes()
+
+
+def test_a_turned_jpeg_is_written_upright_with_its_exif_but_no_orientation(pair, capsys):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to view"
+    exif[0x010F] = "Camera Maker"
+    for name in ("original", "edited"):
+        Image.open(f"{name}.png").transpose(Image.Transpose.ROTATE_90).save(f"{name}.jpg", quality=98,
+                                                                           exif=exif.tobytes())
+    rc, _, err = run(capsys, "composite", "original.jpg", "edited.jpg", "-o", "out.png", *FAST)
+    assert rc == 0, err
+    with Image.open("out.png") as im:
+        assert im.size == (64, 48), "written upright, as the pixels were compared"
+        assert im.getexif().get(0x010F) == "Camera Maker" and 0x0112 not in im.getexif()
