@@ -282,9 +282,15 @@ def run_pair(job: Job, options: dict, device, a, warn: Warnings) -> str:
     o = read_image(job.original)
     e = read_image(job.edited)
     res = auto(o.image.to(device), e.image.to(device), **options)
-    warn.say(job.out, write_image(job.out, res.image, like=o, quality=a.quality, lossless=a.lossless))
-    if job.mask:
-        warn.say(job.mask, write_mask(job.mask, res.mask, quality=a.quality, lossless=a.lossless))
+    for path, write in ((job.out, lambda: write_image(job.out, res.image, like=o, quality=a.quality,
+                                                      lossless=a.lossless)),
+                        (job.mask, lambda: write_mask(job.mask, res.mask, quality=a.quality, lossless=a.lossless))):
+        if not path:
+            continue
+        try:
+            warn.say(path, write())
+        except OSError as exc:  # a full disk, a folder removed meanwhile: the old file is still intact
+            raise SmartMaskError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return res.describe()
 
 
@@ -377,28 +383,34 @@ def cmd_batch(a) -> int:
     device = pick_device(a.device)
     options = options_from(a)
     warn = Warnings()
-    failed = 0
+    failed = done = 0
     for job in jobs:
         if job.errors:
             failed += 1
             print(f"FAIL {job.where}: {'; '.join(job.errors)}", file=sys.stderr, flush=True)
-    for job in jobs:
-        if job.errors:
-            continue
-        t = time.perf_counter()
-        try:
-            run_pair(job, options, device, a, warn)
-        except Exception as exc:  # one pair's failure never stops the others
-            failed += 1
-            print(f"FAIL {job.where}: {describe_error(exc)}", file=sys.stderr, flush=True)
-            if a.debug:
-                import traceback
-                traceback.print_exc()
-            continue
-        if not a.quiet:
-            print(f"ok   {job.where}  {time.perf_counter() - t:.2f}s", flush=True)
     total = len(jobs)
-    print(f"{total - failed} of {total} pairs done" + (f", {failed} failed" if failed else ""),
+    try:
+        for job in jobs:
+            if job.errors:
+                continue
+            t = time.perf_counter()
+            try:
+                run_pair(job, options, device, a, warn)
+            except Exception as exc:  # one pair's failure never stops the others
+                failed += 1
+                print(f"FAIL {job.where}: {describe_error(exc)}", file=sys.stderr, flush=True)
+                if a.debug:
+                    import traceback
+                    traceback.print_exc()
+                continue
+            done += 1
+            if not a.quiet:
+                print(f"ok   {job.where}  {time.perf_counter() - t:.2f}s", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: {done} of {total} pairs done, {failed} failed, {total - done - failed} not run",
+              file=sys.stderr, flush=True)
+        return 130
+    print(f"{done} of {total} pairs done" + (f", {failed} failed" if failed else ""),
           file=sys.stderr if failed else sys.stdout, flush=True)
     return 1 if failed else 0
 

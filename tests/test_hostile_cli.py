@@ -465,3 +465,15 @@ def test_a_turned_jpeg_is_written_upright_with_its_exif_but_no_orientation(pair,
     with Image.open("out.png") as im:
         assert im.size == (64, 48), "written upright, as the pixels were compared"
         assert im.getexif().get(0x010F) == "Camera Maker" and 0x0112 not in im.getexif()
+
+
+def test_a_full_disk_in_a_batch_is_one_line_and_the_old_file_survives(pair, capsys, monkeypatch):
+    Path("a.png").write_bytes(b"yesterday's result")
+
+    def full_disk(self, fp, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    m = _manifest([{"id": "a", "original": "original.png", "edited": "edited.png", "out": "a.png"}])
+    rc, _, err = run(capsys, "batch", m, *FAST)
+    assert rc == 1 and "FAIL line 1 (id a): cannot write a.png: No space left on device" in err
+    assert "0 of 1 pairs done, 1 failed" in err and Path("a.png").read_bytes() == b"yesterday's result"
