@@ -477,3 +477,18 @@ def test_a_full_disk_in_a_batch_is_one_line_and_the_old_file_survives(pair, caps
     rc, _, err = run(capsys, "batch", m, *FAST)
     assert rc == 1 and "FAIL line 1 (id a): cannot write a.png: No space left on device" in err
     assert "0 of 1 pairs done, 1 failed" in err and Path("a.png").read_bytes() == b"yesterday's result"
+
+
+@pytest.mark.parametrize("h, w", [(12, 16), (24, 20), (32, 32)])
+def test_an_edit_of_a_tiny_image_is_kept(pair, capsys, h, w):
+    a = _picture(h, w, seed=3)
+    e = a.copy()
+    e[h // 3:h // 3 + 4, w // 3:w // 3 + 4] = (220, 30, 40)
+    Image.fromarray(a).save("tiny.png")
+    Image.fromarray(e).save("tiny_edit.png")
+    rc, _, err = run(capsys, "composite", "tiny.png", "tiny_edit.png", "-o", "out.png", "--mask-out", "m.png", *FAST)
+    assert rc == 0, err
+    out = np.asarray(Image.open("out.png")).astype(int)
+    assert np.abs(out[h // 3 + 1, w // 3 + 1] - (220, 30, 40)).max() <= 10, "the edit was dropped"
+    keep = _mask_zero("m.png")
+    assert keep.any() and np.array_equal(out[keep], a[keep])
