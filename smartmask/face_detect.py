@@ -298,7 +298,7 @@ def _fetch(url: str, timeout: float, deadline: float) -> bytes:
                         raise OSError(f"response is larger than {YUNET_MAX_BYTES} bytes, not the model")
                     chunks.append(b)
             out["data"] = b"".join(chunks)
-        except BaseException as e:  # handed to the caller
+        except Exception as e:  # handed to the caller  # noqa: BLE001
             out["error"] = e
 
     t = threading.Thread(target=work, name="smartmask-yunet-download", daemon=True)

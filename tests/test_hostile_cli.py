@@ -410,11 +410,11 @@ def test_what_a_user_sees_in_a_terminal(pair):
     """The real command: one line per failure, no traceback, the right exit status."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "SMARTMASK_OFFLINE": "1"}
     p = subprocess.run([sys.executable, "-m", "smartmask", "composite", "original.png", "gone.png", "-o", "x.gif",
-                        "--device", "bogus", *FAST], capture_output=True, text=True, env=env, timeout=120)
+                        "--device", "bogus", *FAST], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [
-        "error: gone.png: file not found; -o/--output x.gif: unknown image extension '.gif'; use one of .jpeg, .jpg, "
-        ".png, .tif, .tiff, .webp"]
+        ("error: gone.png: file not found; -o/--output x.gif: unknown image extension '.gif'; use one of .jpeg, "
+         ".jpg, .png, .tif, .tiff, .webp")]
 
 
 # ------------------------------------------------------------------------------ models

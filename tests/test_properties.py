@@ -15,20 +15,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-import pytest
 import torch
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is installed by scripts/setup_env.sh")
-from hypothesis import HealthCheck, event, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from smartmask.faces import guard_faces  # noqa: E402
-from smartmask.pipeline import FeatherOptions, MaskOptions, auto, composite, difference_mask, feather_mask  # noqa: E402
-from smartmask.tensors import SmartMaskError, as_image, expand_batch, mask_for  # noqa: E402
+from smartmask.faces import guard_faces
+from smartmask.pipeline import (
+    FeatherOptions,
+    MaskOptions,
+    auto,
+    composite,
+    difference_mask,
+    feather_mask,
+)
+from smartmask.tensors import SmartMaskError, as_image, expand_batch, mask_for
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, derandomize=True, database=None, deadline=timedelta(seconds=60),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], print_blob=True)
+
 
 def _values(rng: np.random.Generator, shape, scale: str, smooth: bool) -> np.ndarray:
     """A picture-like (smooth + a patch) or random array of ``shape`` on the named value scale."""

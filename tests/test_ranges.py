@@ -30,8 +30,7 @@ def pack():
 def _widgets(node):
     spec = node.INPUT_TYPES()
     for group in ("required", "optional"):
-        for name, value in spec.get(group, {}).items():
-            yield name, value
+        yield from spec.get(group, {}).items()
 
 
 def test_every_number_widget_has_a_finite_range_around_its_default(pack):
