@@ -25,7 +25,9 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
     """Return ``t`` as float32 ``[B, H, W, 3]``.
 
     Accepts ``[H, W, C]`` or ``[B, H, W, C]`` with C = 1 (grayscale, repeated to RGB),
-    3 (RGB) or 4 (RGBA: the alpha channel is dropped, as ComfyUI's own LoadImage does).
+    3 (RGB) or 4 (RGBA: the alpha channel is dropped, as ComfyUI's own LoadImage does), of any
+    float dtype with values in 0..1 (a slight overshoot is clamped). Integer tensors, values on a
+    0..255 scale, NaN and empty batches are SmartMaskErrors (see ``_plain``, ``_finite_unit``).
     """
     if not isinstance(t, torch.Tensor):
         raise SmartMaskError(f"{name}: expected an IMAGE tensor, got {type(t).__name__}")
