@@ -253,8 +253,8 @@ def yunet_files(model_dirs: Iterable[str | os.PathLike]) -> tuple[str | None, li
             warn_once(f"cannot read {p} ({e}); not using it")
             continue
         warn_once(f"{p} does not have the expected sha256 {YUNET_SHA256}: it is not the YuNet model this pack "
-                  f"was tested with (a failed download, another version), so it is not used; the offline MTCNN "
-                  f"detector is used instead. Replace it with {YUNET_URL} or delete it")
+                  f"was tested with (a failed download, another version), so it is not used (nor downloaded over). "
+                  f"Replace it with {YUNET_URL} or delete it")
         bad.append(str(p))
     return None, bad
 
