@@ -216,7 +216,9 @@ def _save_params(fmt: str, icc, exif, quality: int, lossless: bool) -> dict:
     elif fmt == "WEBP":
         # exact: keep the RGB under transparent pixels (WebP would otherwise rewrite it)
         p.update(lossless=True, quality=100, exact=True) if lossless else p.update(quality=quality, exact=True)
-    elif fmt == "TIFF":
+    elif fmt == "TIFF" and not exif:
+        # LZW goes through libtiff, which cannot write EXIF's sub-IFDs (capture date, exposure):
+        # with EXIF the TIFF is written uncompressed by Pillow's own writer, which can
         p["compression"] = "tiff_lzw"
     elif fmt == "PNG":
         p["compress_level"] = 6

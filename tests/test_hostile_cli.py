@@ -146,13 +146,15 @@ def test_icc_profile_and_exif_are_kept(pair, capsys):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     exif = Image.Exif()
     exif[0x010F] = "Camera Maker"
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:06 07:08:09"  # capture date, in the Exif sub-IFD
     Image.open("original.png").save("tagged.png", icc_profile=icc, exif=exif.tobytes())
     for ext in ("png", "tif", "webp", "jpg"):
-        rc, _, _ = run(capsys, "composite", "tagged.png", "edited.png", "-o", f"out.{ext}", *FAST)
-        assert rc == 0
+        rc, _, err = run(capsys, "composite", "tagged.png", "edited.png", "-o", f"out.{ext}", *FAST)
+        assert rc == 0, err
         with Image.open(f"out.{ext}") as im:
             assert im.info.get("icc_profile") == icc, ext
             assert im.getexif().get(0x010F) == "Camera Maker", ext
+            assert im.getexif().get_ifd(0x8769).get(0x9003) == "2024:05:06 07:08:09", ext
 
 
 def test_alpha_channel_of_the_original_is_kept(pair, capsys):
