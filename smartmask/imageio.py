@@ -17,7 +17,7 @@ import os
 import struct
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -47,6 +47,7 @@ class Picture:
     icc: bytes | None            # ICC profile (an RGB one; a CMYK file's profile is dropped)
     exif: bytes | None           # EXIF with the orientation reset, since the pixels are upright
     path: str
+    notes: list[str] = field(default_factory=list)  # what could not be kept when reading (said on writing)
 
 
 def output_format(path, what: str = "output") -> str:
@@ -120,12 +121,17 @@ def read_image(path) -> Picture:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise _open_error(path, exc) from exc
-    if orientation != 1 and EXIF_ORIENTATION in exif:
-        del exif[EXIF_ORIENTATION]
-    exif_bytes = exif.tobytes() if len(exif) else None
+    notes = []
+    try:
+        if orientation != 1 and EXIF_ORIENTATION in exif:
+            del exif[EXIF_ORIENTATION]
+        exif_bytes = exif.tobytes() if len(exif) else None
+    except Exception as exc:  # a malformed maker note: the pixels matter more than the tags  # noqa: BLE001
+        exif_bytes = None
+        notes.append(f"the original's EXIF could not be rewritten ({type(exc).__name__}: {exc}); it is dropped")
     image = torch.from_numpy(np.ascontiguousarray(rgb).astype(np.float32) / scale)[None]
     return Picture(image, None if alpha is None else np.ascontiguousarray(alpha), 16 if sixteen else 8, icc,
-                   exif_bytes, str(path))
+                   exif_bytes, str(path), notes)
 
 
 def _split_cv(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -184,6 +190,7 @@ def format_warnings(path, like: Picture | None, lossless: bool = False, quality:
                    "pixels write .png, .tif" + ("" if fmt == "JPEG" else " or use --lossless"))
     if like is None:
         return out
+    out += like.notes
     if like.bits == 16 and fmt not in SIXTEEN_BIT:
         out.append(f"{fmt} has 8 bits per channel: the 16-bit original is written with 8; write .png or .tif for 16")
     if like.alpha is not None and fmt not in WITH_ALPHA:

@@ -494,3 +494,17 @@ def test_an_edit_of_a_tiny_image_is_kept(pair, capsys, h, w):
     assert np.abs(out[h // 3 + 1, w // 3 + 1] - (220, 30, 40)).max() <= 10, "the edit was dropped"
     keep = _mask_zero("m.png")
     assert keep.any() and np.array_equal(out[keep], a[keep])
+
+
+def test_exif_that_cannot_be_rewritten_is_dropped_with_a_warning_not_a_failure(pair, capsys, monkeypatch):
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    Image.open("original.png").save("tagged.png", exif=exif.tobytes())
+
+    def broken(self, *a, **k):
+        raise ValueError("a maker note Pillow cannot write")
+    monkeypatch.setattr(Image.Exif, "tobytes", broken)
+    rc, _, err = run(capsys, "composite", "tagged.png", "edited.png", "-o", "out.png", *FAST)
+    assert rc == 0
+    assert [ln for ln in err.splitlines() if "EXIF could not be rewritten" in ln and ln.startswith("warning:")]
+    assert Image.open("out.png").size == (64, 48)
