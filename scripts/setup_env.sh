@@ -54,7 +54,7 @@ COMFY_REQS=(
     "scipy" "tqdm" "psutil" "alembic" "SQLAlchemy" "av>=14.2.0" "requests"
     "kornia>=0.7.1" "spandrel" "pydantic~=2.0" "pydantic-settings~=2.0"
 )
-TEST_REQS=("pytest" "playwright" "scikit-image" "ruff==0.17.6")  # ruff pinned: new releases add rules
+TEST_REQS=("pytest" "playwright" "scikit-image" "hypothesis" "ruff==0.17.6")  # ruff pinned: new releases add rules
 
 # The stamp covers everything that decides what gets installed.
 want_stamp="$(

