@@ -13,6 +13,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 log() { printf '[demo] %s\n' "$*"; }
+# pip, minus the noise of local index folders that do not exist ("Location ... is ignored").
+quiet_pip() {
+    "$VPY" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    return "${PIPESTATUS[0]}"
+}
 
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv-demo"
@@ -34,7 +39,7 @@ if [[ -x "$VPY" && -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
 else
     t0=$SECONDS
     [[ -x "$VPY" ]] || { log "creating .venv-demo with $("$PYTHON" --version)"; "$PYTHON" -m venv "$VENV"; }
-    PIP=("$VPY" -m pip install --disable-pip-version-check --progress-bar off -q)
+    PIP=(quiet_pip install --disable-pip-version-check --progress-bar off -q)
     if [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] \
         && "$VPY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + '/torch/', timeout=5)" \
             "$TORCH_CPU_INDEX" 2>/dev/null; then
