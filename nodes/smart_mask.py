@@ -59,6 +59,7 @@ class SmartMaskDifference:
     OUTPUT_TOOLTIPS = ("Where the edit changed the image (1) and where it did not (0).",
                        "Difference heat-map (brighter = more change) after drift compensation.",
                        "The edited image moved back into the original's frame (identical to the input when no motion was found).")
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = "Finds the region an AI edit was meant to change, ignoring drift, noise and small global shifts."
@@ -98,6 +99,7 @@ class SmartMaskAuto:
                        "Difference heat-map.",
                        "The edited image moved back into the original's frame.",
                        "The protected face regions.")
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = "Fully automatic: keeps everything the edit was not meant to change, faces included."
@@ -107,6 +109,9 @@ class SmartMaskAuto:
         res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
                    faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
                    progress=progress(original.shape[0]))
-        ui = preview_ui("auto", res.describe(), original=original, result=res.image, mask=res.mask,
+        text = res.describe()
+        if protect_faces and res.face_info.get("message"):  # which face detector, and why
+            text += "\n" + res.face_info["message"]
+        ui = preview_ui("auto", text, original=original, result=res.image, mask=res.mask,
                         heatmap=res.diff.heatmap, faces=res.faces)
         return {"ui": ui, "result": to_output(res.image, res.mask, res.diff.heatmap, res.diff.aligned, res.faces)}

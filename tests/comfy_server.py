@@ -105,7 +105,8 @@ def _to_png_bytes(image) -> bytes:
 class ComfyServer:
     """One ComfyUI process. Use ``start()`` / ``stop()`` or a ``with`` block."""
 
-    def __init__(self, comfy_dir: Path | None = None, python: str | None = None):
+    def __init__(self, comfy_dir: Path | None = None, python: str | None = None, cache: bool = False):
+        self.cache = cache  # False: --cache-none; True: ComfyUI's own cache, as users run it
         self.comfy_dir = Path(comfy_dir) if comfy_dir else comfyui_dir()
         self.python = python or server_python()
         self.base_dir: Path | None = None
@@ -166,10 +167,11 @@ class ComfyServer:
                 "--disable-api-nodes",
                 "--database-url", "sqlite:///:memory:",
                 "--base-directory", str(self.base_dir),
+            ]
+            if not self.cache:
                 # Every prompt runs every node: a test sees its nodes' outputs and UI messages
                 # however many earlier tests queued the same nodes on this server.
-                "--cache-none",
-            ]
+                cmd.append("--cache-none")
             with open(self.log_path, "ab") as log:
                 log.write(f"\n=== {' '.join(cmd)}\n".encode())
                 log.flush()
