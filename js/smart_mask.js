@@ -633,13 +633,19 @@ function hasPreview(output) {
 }
 
 // Show `output` on the node and keep it in the node's properties (saved with the workflow).
-function showOutput(node, output, fit) {
+// `fromRun`: it just arrived from the server (grow the node, and have the editor save it).
+function showOutput(node, output, fromRun) {
     const widget = previewWidget(node);
     widget.smartmask.setData(output);
     node.properties ??= {};
     node.properties[PROPERTY] = { [PREVIEW_KEY]: output[PREVIEW_KEY] ?? [], text: output.text ?? [] };
-    if (fit) fitNode(node, widget);
     widget.smartmask.redraw();
+    if (!fromRun) return;
+    fitNode(node, widget);
+    // Tell the editor the workflow changed, so the copy it keeps for a page reload has the preview.
+    const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+    if (tracker?.checkState) tracker.checkState();
+    else api.dispatchCustomEvent?.("graphChanged", app.graph?.serialize?.());
 }
 
 app.registerExtension({

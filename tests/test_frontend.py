@@ -134,9 +134,9 @@ class Editor:
                 + "\nserver log tail:\n" + self.comfy.log_text()[-5000:])
 
 
-@contextlib.contextmanager
-def open_editor(comfy: ComfyServer, profile: Path):
-    """The ComfyUI editor of ``comfy`` in a fresh headless Chromium profile, ready to use."""
+@pytest.fixture(scope="module")
+def playwright_driver():
+    """One Playwright driver for the module (its sync API allows one at a time)."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. "
                     "Install it with `bash scripts/setup_env.sh` (as root) or `apt-get install chromium`.")
@@ -145,24 +145,30 @@ def open_editor(comfy: ComfyServer, profile: Path):
     except ImportError:
         pytest.fail("the 'playwright' Python package is missing: run `bash scripts/setup_env.sh` "
                     "(it only drives /usr/bin/chromium; never run `playwright install`)")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@contextlib.contextmanager
+def open_editor(pw, comfy: ComfyServer, profile: Path):
+    """The ComfyUI editor of ``comfy`` in a fresh headless Chromium profile, ready to use."""
     for name in ("original.png", "edited.png"):
         assert (EXAMPLES / name).is_file(), f"example image {EXAMPLES / name} is missing"
         comfy.upload_image(EXAMPLES / name)
     # Without this a templates dialog covers the canvas of a fresh user; the minimap would cover a corner.
     _post_setting(comfy, "Comfy.TutorialCompleted", True)
     _post_setting(comfy, "Comfy.Minimap.Visible", False)
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport=VIEWPORT, device_scale_factor=1)
-        try:
-            ed = Editor(comfy, context)
-            ed.page.set_default_timeout(60_000)
-            ed.page.goto(comfy.url + "/", wait_until="load")
-            wait_for_app(ed)
-            yield ed
-        finally:
-            context.close()
+    context = pw.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport=VIEWPORT, device_scale_factor=1)
+    try:
+        ed = Editor(comfy, context)
+        ed.page.set_default_timeout(60_000)
+        ed.page.goto(comfy.url + "/", wait_until="load")
+        wait_for_app(ed)
+        yield ed
+    finally:
+        context.close()
 
 
 def wait_for_app(ed: Editor) -> None:
@@ -176,9 +182,9 @@ def wait_for_app(ed: Editor) -> None:
 
 
 @pytest.fixture(scope="module")
-def editor(comfy, tmp_path_factory):
+def editor(playwright_driver, comfy, tmp_path_factory):
     _SCRATCH["dir"] = tmp_path_factory.mktemp("screenshots")
-    with open_editor(comfy, tmp_path_factory.mktemp("chromium-profile")) as ed:
+    with open_editor(playwright_driver, comfy, tmp_path_factory.mktemp("chromium-profile")) as ed:
         yield ed
 
 
@@ -810,11 +816,11 @@ def cached_comfy():
         server.stop()
 
 
-def test_preview_survives_reload_and_cached_rerun(cached_comfy, tmp_path_factory):
+def test_preview_survives_reload_and_cached_rerun(playwright_driver, cached_comfy, tmp_path_factory):
     """Run, reload the page, run again (ComfyUI serves every node from its cache): the preview of
     every Smart Mask node is there after the reload and after the cached run, on a workflow
     loaded afresh too."""
-    with open_editor(cached_comfy, tmp_path_factory.mktemp("chromium-profile-cached")) as ed:
+    with open_editor(playwright_driver, cached_comfy, tmp_path_factory.mktemp("chromium-profile-cached")) as ed:
         load_workflow(ed, "smart_mask_auto.json")
         auto_id = nodes_of_type(ed, "SmartMaskAuto")[0]
         entry = queue_and_wait(ed)
