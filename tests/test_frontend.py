@@ -743,15 +743,15 @@ def fit_view(ed: Editor) -> None:
 _AUTO_OUTPUT: dict = {}
 
 
-def run_or_feed(ed: Editor, name: str) -> None:
-    """Run the loaded workflow from the editor; for one that needs model files, give its Smart Mask
-    nodes the outputs of a real run of the auto workflow on the bundled pair."""
+def run_or_feed(ed: Editor, name: str) -> dict | None:
+    """Run the loaded workflow from the editor (its history entry); for one that needs model files,
+    give its Smart Mask nodes the outputs of a real run of the auto workflow on the bundled pair."""
     if name not in NEEDS_MODELS:
         entry = queue_and_wait(ed)
         if name == "smart_mask_auto.json":
             auto_id = nodes_of_type(ed, "SmartMaskAuto")[0]
             _AUTO_OUTPUT["output"] = entry["outputs"][str(auto_id)]
-        return
+        return entry
     if "output" not in _AUTO_OUTPUT:
         workflow = json.loads(ed.js("return JSON.stringify(app.graph.serialize());"))
         load_workflow(ed, "smart_mask_auto.json")
@@ -775,8 +775,10 @@ def test_shipped_workflow_previews_are_not_covered(editor, name):
     SMARTMASK_UPDATE_SCREENSHOTS=1."""
     ed = editor
     load_workflow(ed, name)
-    run_or_feed(ed, name)
+    entry = run_or_feed(ed, name)
     shown = assert_previews_in_view(ed, name)
+    if name in ("smart_mask_basic.json", "smart_mask_auto.json"):
+        help_pictures(ed, entry, shown)
     # The thumbnail: the before/after picture on the main Smart Mask node, from this run.
     main = next((i for t in ("SmartMaskAuto", "SmartMaskComposite") for i in nodes_of_type(ed, t) if i in shown))
     ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", main)
@@ -790,6 +792,36 @@ def test_shipped_workflow_previews_are_not_covered(editor, name):
     fit_view(ed)
     ed.page.screenshot(path=str(Path(_SCRATCH["dir"]) / name.replace(".json", "_graph.png")))
     assert not ed.own_errors(), "\n".join(ed.own_errors())
+
+
+HELP_PICTURES = REPO_ROOT / "js" / "docs" / "images"
+
+
+def help_pictures(ed: Editor, entry: dict, shown: list[int]) -> None:
+    """The pictures of the node help pages (js/docs/images/<NodeType>.jpg), from the basic workflow's
+    run: each previewing node as it looks, and Mask Preview's output. Written when missing or when
+    SMARTMASK_UPDATE_SCREENSHOTS=1 (else into pytest's temporary folder)."""
+    def target(node_type: str) -> Path:
+        path = HELP_PICTURES / f"{node_type}.jpg"
+        if os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return path
+        return Path(_SCRATCH["dir"]) / path.name
+    views = {"SmartMaskDifference": "view:heatmap", "SmartMaskFaceGuard": "view:faces"}
+    for node_id in shown:
+        node_type = ed.js("return app.graph.getNodeById(arg).type;", node_id)
+        ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", node_id)
+        ed.settle(300)
+        if node_type in views:
+            click_button(ed, node_id, views[node_type])
+            wait_ready(ed, node_id)
+        png = ed.page.screenshot(clip=_clip(node_client_rect(ed, node_id, pad=8)))
+        Image.open(io.BytesIO(png)).convert("RGB").save(target(node_type), quality=80)
+    previews = [nid for nid, n in entry["prompt"][2].items() if n["class_type"] == "SmartMaskPreview"]
+    for nid, out in entry["outputs"].items():
+        source = entry["prompt"][2][nid]["inputs"].get("images")
+        if previews and source and source[0] == previews[0] and out.get("images"):
+            Image.fromarray(ed.comfy.view(out["images"][0])).convert("RGB").save(target("SmartMaskPreview"), quality=80)
 
 
 def _clip(r: dict) -> dict:
@@ -848,3 +880,25 @@ def test_preview_survives_reload_and_cached_rerun(playwright_driver, cached_comf
         fresh = wait_ready(ed, auto_id)
         assert fresh["payload"] == sent, "a cached run shows no preview on a freshly loaded workflow"
         assert not ed.own_errors(), "\n".join(ed.own_errors())
+
+
+# ---------------------------------------------------------------------------------- help pages
+def test_node_help_pages_are_served_with_their_pictures(comfy):
+    """ComfyUI's node help panel reads WEB_DIRECTORY/docs/<NodeType>.md (after <NodeType>/<locale>.md)
+    and resolves pictures against WEB_DIRECTORY/docs/: every node has a page, every input of the
+    node is described on it, and every picture it shows is served."""
+    import re
+    info = comfy.object_info()
+    for node_type in NODE_DISPLAY_NAMES:
+        status, body = comfy._request("GET", f"/extensions/smart_mask/docs/{node_type}.md")
+        assert status == 200, f"no help page for {node_type}: HTTP {status}"
+        page = body.decode()
+        spec = info[node_type]["input"]
+        inputs = list(spec.get("required", {})) + list(spec.get("optional", {}))
+        missing = [name for name in inputs if f"`{name}`" not in page]
+        assert not missing, f"the help page of {node_type} does not describe {missing}"
+        pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+        assert pictures, f"the help page of {node_type} shows no picture"
+        for src in pictures:
+            status, _ = comfy._request("GET", f"/extensions/smart_mask/docs/{src}")
+            assert status == 200, f"{node_type}'s help picture {src} is not served: HTTP {status}"
