@@ -549,6 +549,16 @@ class Preview {
     get slider() { return this.state.slider; }
     textLines() { return this.state.textLines(); }
 
+    // The text as drawn on a node `width` wide: its lines and their widths (for the tests).
+    wrapped(width) {
+        const ctx = measureContext();
+        ctx.save();
+        const lines = wrappedLines(ctx, this.state, width);
+        const widths = lines.map((l) => ctx.measureText(l).width);
+        ctx.restore();
+        return { lines, widths, room: width - 2 * MARGIN };
+    }
+
     setData(output) {
         this.state.setData(output);
         this.pictures.clear();

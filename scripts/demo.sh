@@ -38,6 +38,8 @@ if [[ -x "$VPY" && -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
     log "virtual environment .venv-demo is up to date"
 else
     t0=$SECONDS
+    log "first run: installing torch (CPU) and requirements.txt into .venv-demo" \
+        "(about a minute after the downloads, about 1.2 GB of disk)"
     [[ -x "$VPY" ]] || { log "creating .venv-demo with $("$PYTHON" --version)"; "$PYTHON" -m venv "$VENV"; }
     PIP=(quiet_pip install --disable-pip-version-check --progress-bar off -q)
     if [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] \

@@ -448,6 +448,13 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     st = wait_ready(ed, guard_id)
     sent_text = "\n".join(entry["outputs"][str(guard_id)]["text"])
     assert st["text"] == sent_text and "faces protected" in sent_text, (st["text"], sent_text)
+    # Its text (with the face model's path, one long word) wraps inside the node: nothing is cut.
+    wrapped = ed.js("""const n = app.graph.getNodeById(arg);
+        return n.widgets.find(w => w.name === 'smartmask_preview').smartmask.wrapped(n.size[0]);""", guard_id)
+    assert max(wrapped["widths"]) <= wrapped["room"], f"a line is wider than the node: {wrapped}"
+    assert "".join(wrapped["lines"]).replace(" ", "") == "".join(st["lines"]).replace(" ", ""), (
+        f"the wrapped text lost characters: {wrapped['lines']} vs {st['lines']}")
+    assert "detector" in sent_text and len(wrapped["lines"]) > len(st["lines"]), wrapped
     assert int(sent_text.split("faces protected:")[1].split()[0]) >= 1, f"the astronaut's face was not found: {sent_text}"
 
     # Composite: the compare widget; the preview widget is not saved with the node's values.
@@ -578,6 +585,9 @@ def test_auto_workflow_shows_threshold_faces_and_heatmap(editor):
     sent_text = "\n".join(entry["outputs"][str(auto_id)]["text"])
     assert st["text"] == sent_text, (st["text"], sent_text)
     assert any("threshold" in line for line in st["lines"]) and any("faces protected" in line for line in st["lines"]), st["lines"]
+    # and which face detector it used, and why (the detector's own message)
+    assert any(line.startswith(("YuNet face detector", "using the offline MTCNN", "MTCNN face detector"))
+               for line in st["lines"]), st["lines"]
     assert st["views"] == ["compare", "heatmap", "faces", "mask"], st["views"]
     focus_node(ed, auto_id, width=420)
     st = preview_state(ed, auto_id)
