@@ -63,14 +63,17 @@ function inRect(r, x, y) {
     return !!r && x >= r.x && x <= r.x + r.w && y >= r.y && y <= r.y + r.h;
 }
 
-// A word wider than `width` (a model path, a URL) broken into pieces that fit.
+// A word wider than `width` (a model path, a URL) broken into pieces that fit, after a "/" where
+// one lies in the piece's second half.
 function breakWord(ctx, word, width) {
     const pieces = [];
     let piece = "";
     for (const ch of word) {
         if (piece && ctx.measureText(piece + ch).width > width) {
-            pieces.push(piece);
-            piece = "";
+            const slash = piece.lastIndexOf("/") + 1;
+            const cut = slash > piece.length / 2 ? slash : piece.length;
+            pieces.push(piece.slice(0, cut));
+            piece = piece.slice(cut);
         }
         piece += ch;
     }
