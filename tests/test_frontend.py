@@ -10,10 +10,17 @@ would leave the loopback interface is blocked. The tests check that
   previews and their text (chosen threshold, faces protected);
 * the before/after compare widget answers a real mouse drag: screenshots of the picture before
   and after differ where the slider swept and nowhere else; the overlay toggle tints the mask;
-* with a batch, the frame arrows change the frame shown.
+* with a batch, the frame arrows change the frame shown;
+* every shipped workflow, loaded and run, leaves each preview of the pack in the clear: no other
+  node's box overlaps it, and on screen it shows the picture the node sent (the workflows needing
+  model files get a real run's outputs instead); Face Guard's text wraps inside the node;
+* a preview survives a page reload and a re-run served from ComfyUI's cache (a second server with
+  the cache on), also on a workflow loaded afresh;
+* every node's help page (js/docs) is served, describes each input and shows served pictures.
 
-Screenshots of the widget for the README are written into ``docs/`` when they are missing there
-or when ``SMARTMASK_UPDATE_SCREENSHOTS=1`` is set (otherwise into pytest's temporary folder, so that
+Screenshots of the widget for the README (``docs/``), the help pages' pictures
+(``js/docs/images/``) and the template thumbnails (``example_workflows/<name>.jpg``) are written
+when they are missing there or when ``SMARTMASK_UPDATE_SCREENSHOTS=1`` is set (otherwise into pytest's temporary folder, so that
 a test run leaves the checkout as it was).
 """
 
