@@ -919,3 +919,13 @@ def test_node_help_pages_are_served_with_their_pictures(comfy):
         for src in pictures:
             status, _ = comfy._request("GET", f"/extensions/smart_mask/docs/{src}")
             assert status == 200, f"{node_type}'s help picture {src} is not served: HTTP {status}"
+
+
+def test_template_browser_lists_the_workflows_with_their_pictures(comfy):
+    """The editor's template browser lists a pack's example_workflows/*.json and shows, for each,
+    /api/workflow_templates/<pack>/<name>.jpg (front end 1.32.9: mediaSubtype "jpg")."""
+    listed = comfy.get_json("/workflow_templates").get("smart_mask", [])
+    assert sorted(listed) == sorted(n[:-len(".json")] for n in SHIPPED_WORKFLOWS), listed
+    for name in listed:
+        status, body = comfy._request("GET", f"/api/workflow_templates/smart_mask/{name}.jpg")
+        assert status == 200 and body[:3] == b"\xff\xd8\xff", f"the picture of {name} is not served as a JPEG: HTTP {status}"
