@@ -32,6 +32,7 @@ class SmartMaskComposite:
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
     OUTPUT_TOOLTIPS = ("The original with the edit composited in.",)
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = "Smart Mask"
     DESCRIPTION = "Composite the edit into the original: pixel-identical to the original where the mask is 0."

@@ -59,6 +59,7 @@ class SmartMaskDifference:
     OUTPUT_TOOLTIPS = ("Where the edit changed the image (1) and where it did not (0).",
                        "Difference heat-map (brighter = more change) after drift compensation.",
                        "The edited image moved back into the original's frame (identical to the input when no motion was found).")
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = "Finds the region an AI edit was meant to change, ignoring drift, noise and small global shifts."

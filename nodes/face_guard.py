@@ -35,6 +35,7 @@ class SmartMaskFaceGuard:
     RETURN_NAMES = ("mask", "faces")
     OUTPUT_TOOLTIPS = ("The input mask with faces and protected areas removed.",
                        "The soft face regions that were protected.")
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = "Smart Mask"
     DESCRIPTION = "Keeps faces out of the edit: soft ellipses from detector landmarks, so a neckline edit can still reach the jaw."

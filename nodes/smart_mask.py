@@ -34,6 +34,7 @@ class SmartMaskAuto:
                        "Difference heat-map.",
                        "The edited image moved back into the original's frame.",
                        "The protected face regions.")
+    OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = "Fully automatic: keeps everything the edit was not meant to change, faces included."
@@ -43,6 +44,9 @@ class SmartMaskAuto:
         res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
                    faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
                    progress=progress(original.shape[0]))
-        ui = preview_ui("auto", res.describe(), original=original, result=res.image, mask=res.mask,
+        text = res.describe()
+        if protect_faces and res.face_info.get("message"):  # which face detector, and why
+            text += "\n" + res.face_info["message"]
+        ui = preview_ui("auto", text, original=original, result=res.image, mask=res.mask,
                         heatmap=res.diff.heatmap, faces=res.faces)
         return {"ui": ui, "result": to_output(res.image, res.mask, res.diff.heatmap, res.diff.aligned, res.faces)}

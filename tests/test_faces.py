@@ -1,7 +1,8 @@
 """Face detection and Face Guard masks on real photos (scikit-image's bundled astronaut and cameraman).
 
-The YuNet model comes from ``../shared/models`` beside the repository; nothing is downloaded: the
-download path is exercised with a stubbed ``urlopen``.
+The YuNet model is looked for as ``tests/yunet_model.py`` says (``../shared/models``, ComfyUI's
+models folder, the user cache); without it the YuNet tests skip and the others run on MTCNN.
+Nothing is downloaded: the download path is exercised with a stubbed ``urlopen``.
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from smartmask.difference import ANALYSIS_LONG_SIDE
 from smartmask.faces import face_ellipse, face_mask, face_masks, guard_faces
 from smartmask.tensors import SmartMaskError
 
+from yunet_model import MISSING_REASON, find_yunet_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_DIR = ROOT.parent / "shared" / "models"
+MODEL_DIR = find_yunet_dir()
 
 # Hand-labelled face of the astronaut photo (512 x 512): box, and points on her face.
 ASTRO_BOX = (170, 55, 275, 185)
@@ -39,9 +42,8 @@ ASTRO_NECK = (225, 195)      # 27 px (about 4 cm) below the chin: the collar
 
 @pytest.fixture(scope="module")
 def model_dir() -> str:
-    path = MODEL_DIR / YUNET_FILE
-    assert path.is_file(), (f"the YuNet model is missing: expected {path} (shared/models beside the repository); "
-                            "the face tests need it and do not download it")
+    if MODEL_DIR is None:
+        pytest.skip(MISSING_REASON)
     return str(MODEL_DIR)
 
 
@@ -78,6 +80,12 @@ def mtcnn() -> LoadedDetector:
     d = load_detector("mtcnn")
     assert d.name == "mtcnn"
     return d
+
+
+@pytest.fixture(scope="module")
+def detector(request) -> LoadedDetector:
+    """For tests that are not about one detector: YuNet when its model is here, else the offline MTCNN."""
+    return request.getfixturevalue("yunet" if MODEL_DIR is not None else "mtcnn")
 
 
 def inside(p, box, tol=0.0) -> bool:
@@ -188,14 +196,14 @@ def test_yunet_decoding_matches_opencvs_face_detector(model_dir, astronaut):
         assert np.allclose(got, ref, atol=1e-2)
 
 
-def test_faces_found_on_a_shared_reduced_copy_land_in_full_resolution(yunet, astronaut):
+def test_faces_found_on_a_shared_reduced_copy_land_in_full_resolution(detector, astronaut):
     # the auto pipeline hands Face Guard the half-size copy it makes of a large original anyway
     import cv2
     big = to_image(cv2.resize(astronaut, (2560, 2560), interpolation=cv2.INTER_CUBIC))
     start = first_halvings(big, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE)
     assert tuple(start.shape[1:3]) == (1280, 1280)
-    ref, ref_info = face_masks(big, yunet)
-    got, info = face_masks(big, yunet, detect_copy=start)
+    ref, ref_info = face_masks(big, detector)
+    got, info = face_masks(big, detector, detect_copy=start)
     assert info["faces_per_frame"] == ref_info["faces_per_frame"] == [1]
     a, b = ref[0] > 0.5, got[0] > 0.5
     assert (a & b).sum() / (a | b).sum() > 0.97
@@ -306,8 +314,8 @@ def test_download_network_error_falls_back(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ masks
 
-def test_ellipse_covers_the_face_but_not_the_neck(yunet, mtcnn, astronaut):
-    for det in (yunet, mtcnn):
+def test_ellipse_covers_the_face_but_not_the_neck(detector, mtcnn, astronaut):
+    for det in {detector.name: detector, "mtcnn": mtcnn}.values():
         faces = det.detect(astronaut)
         m = face_mask(faces, 512, 512)
         assert m.shape == (512, 512) and m.dtype == torch.float32
@@ -320,8 +328,8 @@ def test_ellipse_covers_the_face_but_not_the_neck(yunet, mtcnn, astronaut):
         assert int(((m > 0.05) & (m < 0.95)).sum()) > 500
 
 
-def test_padding_grows_and_softness_widens(yunet, astronaut):
-    faces = yunet.detect(astronaut)
+def test_padding_grows_and_softness_widens(detector, astronaut):
+    faces = detector.detect(astronaut)
     tight = face_mask(faces, 512, 512, padding=0.0, softness=0.0)
     padded = face_mask(faces, 512, 512, padding=0.3, softness=0.0)
     assert set(torch.unique(tight).tolist()) <= {0.0, 1.0}
@@ -373,12 +381,12 @@ def test_face_outside_or_partly_outside_the_frame():
 
 # ------------------------------------------------------------------------------------------ guard
 
-def test_guard_removes_face_from_full_mask_and_keeps_protect(yunet, astronaut):
+def test_guard_removes_face_from_full_mask_and_keeps_protect(detector, astronaut):
     protect = torch.zeros(1, 512, 512)
     protect[0, 400:, :100] = 1.0
-    guarded, faces, info = guard_faces(to_image(astronaut), torch.ones(1, 512, 512), protect, detector=yunet)
+    guarded, faces, info = guard_faces(to_image(astronaut), torch.ones(1, 512, 512), protect, detector=detector)
     assert guarded.shape == faces.shape == (1, 512, 512)
-    assert info["detector"] == "yunet" and info["faces_per_frame"] == [1]
+    assert info["detector"] == detector.name and info["faces_per_frame"] == [1]
     for x, y in ASTRO_EYES + [ASTRO_NOSE, ASTRO_MOUTH]:
         assert guarded[0, y, x] == 0.0 and faces[0, y, x] == 1.0
     assert guarded[0, ASTRO_NECK[1], ASTRO_NECK[0]] == 1.0, "a neckline edit still reaches below the jaw"
@@ -388,36 +396,36 @@ def test_guard_removes_face_from_full_mask_and_keeps_protect(yunet, astronaut):
     assert torch.allclose(guarded, expected)
 
 
-def test_guard_mask_is_multiplied_not_replaced(yunet, astronaut):
+def test_guard_mask_is_multiplied_not_replaced(detector, astronaut):
     mask = torch.zeros(1, 512, 512)
     mask[0, 200:300, 150:350] = 0.5              # an edit over mouth, chin and neck ring
-    guarded, faces, _ = guard_faces(to_image(astronaut), mask, detector=yunet)
+    guarded, faces, _ = guard_faces(to_image(astronaut), mask, detector=detector)
     assert float(guarded.max()) <= 0.5
     assert guarded[0, 290, 150] == 0.5 and guarded[0, 150, 225] == 0.0
     assert guarded[0, 100, 100] == 0.0
 
 
-def test_guard_batch_broadcasting(yunet, astronaut):
+def test_guard_batch_broadcasting(detector, astronaut):
     img1 = to_image(astronaut)
     coffee = to_image(np.ascontiguousarray(data.coffee()[:400, :400].repeat(2, 0).repeat(2, 1)[:512, :512]))
     # one image, three masks
-    g, f, info = guard_faces(img1, torch.ones(3, 512, 512), detector=yunet)
+    g, f, info = guard_faces(img1, torch.ones(3, 512, 512), detector=detector)
     assert g.shape == f.shape == (3, 512, 512) and info["faces_per_frame"] == [1, 1, 1]
     assert torch.equal(g[0], g[2])
     # two images, one mask and one protect
     g, f, info = guard_faces(torch.cat([img1, coffee]), torch.ones(1, 512, 512), torch.zeros(1, 512, 512),
-                             detector=yunet)
+                             detector=detector)
     assert g.shape == (2, 512, 512) and info["faces_per_frame"] == [1, 0]
     assert float(f[1].sum()) == 0.0 and bool((g[1] == 1).all())
     with pytest.raises(SmartMaskError, match="batch sizes"):
-        guard_faces(torch.cat([img1, coffee]), torch.ones(3, 512, 512), detector=yunet)
+        guard_faces(torch.cat([img1, coffee]), torch.ones(3, 512, 512), detector=detector)
 
 
-def test_guard_resizes_masks_with_the_same_aspect_ratio(yunet, astronaut):
-    g, _, _ = guard_faces(to_image(astronaut), torch.ones(1, 256, 256), torch.zeros(256, 256), detector=yunet)
+def test_guard_resizes_masks_with_the_same_aspect_ratio(detector, astronaut):
+    g, _, _ = guard_faces(to_image(astronaut), torch.ones(1, 256, 256), torch.zeros(256, 256), detector=detector)
     assert g.shape == (1, 512, 512) and g[0, ASTRO_NOSE[1], ASTRO_NOSE[0]] == 0.0
     with pytest.raises(SmartMaskError, match="aspect ratio"):
-        guard_faces(to_image(astronaut), torch.ones(1, 256, 512), detector=yunet)
+        guard_faces(to_image(astronaut), torch.ones(1, 256, 512), detector=detector)
 
 
 class _Counting:
@@ -431,9 +439,9 @@ class _Counting:
         return self.inner.detect(rgb)
 
 
-def test_video_frames_detect_per_frame_and_reuse_identical_ones(yunet, astronaut):
-    counting = _Counting(yunet)
-    det = LoadedDetector(counting, "yunet", "test")
+def test_video_frames_detect_per_frame_and_reuse_identical_ones(detector, astronaut):
+    counting = _Counting(detector)
+    det = LoadedDetector(counting, detector.name, "test")
     a = to_image(astronaut)
     shifted = to_image(np.ascontiguousarray(np.roll(astronaut, 60, axis=1)))
     frames = torch.cat([a, a, shifted, shifted, a])
@@ -455,18 +463,18 @@ def test_detector_none_applies_only_protect(astronaut):
     assert float(f.sum()) == 0.0 and torch.equal(g, 1 - protect)
 
 
-def test_guard_accepts_comfy_shapes_and_rgba(yunet, astronaut):
+def test_guard_accepts_comfy_shapes_and_rgba(detector, astronaut):
     rgba = torch.cat([to_image(astronaut), torch.ones(1, 512, 512, 1)], -1)
-    g, f, _ = guard_faces(rgba[0], torch.ones(512, 512), detector=yunet)   # no batch axis
+    g, f, _ = guard_faces(rgba[0], torch.ones(512, 512), detector=detector)   # no batch axis
     assert g.shape == (1, 512, 512) and f[0, ASTRO_NOSE[1], ASTRO_NOSE[0]] == 1.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_guard_keeps_mask_math_on_the_gpu(yunet, astronaut):
+def test_guard_keeps_mask_math_on_the_gpu(detector, astronaut):
     img = to_image(astronaut).cuda()
-    g, f, _ = guard_faces(img, torch.ones(1, 512, 512, device="cuda"), detector=yunet)
+    g, f, _ = guard_faces(img, torch.ones(1, 512, 512, device="cuda"), detector=detector)
     assert g.device.type == "cuda" and f.device.type == "cuda"
-    cpu, _, _ = guard_faces(img.cpu(), torch.ones(1, 512, 512), detector=yunet)
+    cpu, _, _ = guard_faces(img.cpu(), torch.ones(1, 512, 512), detector=detector)
     assert torch.allclose(g.cpu(), cpu, atol=1e-5)
 
 

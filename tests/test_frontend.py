@@ -10,15 +10,23 @@ would leave the loopback interface is blocked. The tests check that
   previews and their text (chosen threshold, faces protected);
 * the before/after compare widget answers a real mouse drag: screenshots of the picture before
   and after differ where the slider swept and nowhere else; the overlay toggle tints the mask;
-* with a batch, the frame arrows change the frame shown.
+* with a batch, the frame arrows change the frame shown;
+* every shipped workflow, loaded and run, leaves each preview of the pack in the clear: no other
+  node's box overlaps it, and on screen it shows the picture the node sent (the workflows needing
+  model files get a real run's outputs instead); Face Guard's text wraps inside the node;
+* a preview survives a page reload and a re-run served from ComfyUI's cache (a second server with
+  the cache on), also on a workflow loaded afresh;
+* every node's help page (js/docs) is served, describes each input and shows served pictures.
 
-Screenshots of the widget for the README are written into ``docs/`` when they are missing there
-or when ``SMARTMASK_UPDATE_SCREENSHOTS=1`` is set (otherwise into pytest's temporary folder, so that
+Screenshots of the widget for the README (``docs/``), the help pages' pictures
+(``js/docs/images/``) and the template thumbnails (``example_workflows/<name>.jpg``) are written
+when they are missing there or when ``SMARTMASK_UPDATE_SCREENSHOTS=1`` is set (otherwise into pytest's temporary folder, so that
 a test run leaves the checkout as it was).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -52,7 +60,6 @@ EXTENSION_PATH = "/extensions/smart_mask/smart_mask.js"
 # look-ups of https://api.comfy.org/comfy-nodes/<type>/node, are not the pack's.)
 OWN_MARKERS = ("/extensions/smart_mask/", "smartmask.preview", "[smart mask]")
 WIDGET = "smartmask_preview"
-MASK_TINT = (255, 0, 200)  # the overlay colour in js/smart_mask.js
 
 
 # Where the page's objects live (the extension API's shims read the same ones).
@@ -135,7 +142,8 @@ class Editor:
 
 
 @pytest.fixture(scope="module")
-def editor(comfy, tmp_path_factory):
+def playwright_driver():
+    """One Playwright driver for the module (its sync API allows one at a time)."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. "
                     "Install it with `bash scripts/setup_env.sh` (as root) or `apt-get install chromium`.")
@@ -144,32 +152,47 @@ def editor(comfy, tmp_path_factory):
     except ImportError:
         pytest.fail("the 'playwright' Python package is missing: run `bash scripts/setup_env.sh` "
                     "(it only drives /usr/bin/chromium; never run `playwright install`)")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@contextlib.contextmanager
+def open_editor(pw, comfy: ComfyServer, profile: Path):
+    """The ComfyUI editor of ``comfy`` in a fresh headless Chromium profile, ready to use."""
     for name in ("original.png", "edited.png"):
         assert (EXAMPLES / name).is_file(), f"example image {EXAMPLES / name} is missing"
         comfy.upload_image(EXAMPLES / name)
     # Without this a templates dialog covers the canvas of a fresh user; the minimap would cover a corner.
     _post_setting(comfy, "Comfy.TutorialCompleted", True)
     _post_setting(comfy, "Comfy.Minimap.Visible", False)
-    profile = tmp_path_factory.mktemp("chromium-profile")
+    context = pw.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport=VIEWPORT, device_scale_factor=1)
+    try:
+        ed = Editor(comfy, context)
+        ed.page.set_default_timeout(60_000)
+        ed.page.goto(comfy.url + "/", wait_until="load")
+        wait_for_app(ed)
+        yield ed
+    finally:
+        context.close()
+
+
+def wait_for_app(ed: Editor) -> None:
+    try:
+        ed.page.wait_for_function(
+            "() => window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types?.SmartMaskAuto"
+            " && window.comfyAPI.app.app.canvas", timeout=90_000)
+    except Exception as exc:
+        pytest.fail(f"the ComfyUI editor did not start: {exc}\n{ed.diagnostics()}")
+    ed.settle(500)
+
+
+@pytest.fixture(scope="module")
+def editor(playwright_driver, comfy, tmp_path_factory):
     _SCRATCH["dir"] = tmp_path_factory.mktemp("screenshots")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport=VIEWPORT, device_scale_factor=1)
-        try:
-            ed = Editor(comfy, context)
-            ed.page.set_default_timeout(60_000)
-            ed.page.goto(comfy.url + "/", wait_until="load")
-            try:
-                ed.page.wait_for_function(
-                    "() => window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types?.SmartMaskAuto"
-                    " && window.comfyAPI.app.app.canvas", timeout=90_000)
-            except Exception as exc:
-                pytest.fail(f"the ComfyUI editor did not start: {exc}\n{ed.diagnostics()}")
-            ed.settle(500)
-            yield ed
-        finally:
-            context.close()
+    with open_editor(playwright_driver, comfy, tmp_path_factory.mktemp("chromium-profile")) as ed:
+        yield ed
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -221,7 +244,7 @@ def preview_state(ed: Editor, node_id: int) -> dict | None:
         if (!w) return null;
         const s = w.smartmask;
         return {{view: s.view, views: s.views, frame: s.frame, frames: s.frames.length, overlay: s.overlay,
-                slider: s.slider, text: s.text, lines: s.textLines(), ready: s.isReady(),
+                slider: s.slider, text: s.text, tint: s.tint, lines: s.textLines(), ready: s.isReady(),
                 image: s.layout.image, buttons: s.layout.buttons.map(b => ({{id: b.id, label: b.label,
                 x: b.x, y: b.y, w: b.w, h: b.h}})), payload: s.payload,
                 serialized: node.serialize().widgets_values ?? null}};""", node_id)
@@ -432,6 +455,13 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     st = wait_ready(ed, guard_id)
     sent_text = "\n".join(entry["outputs"][str(guard_id)]["text"])
     assert st["text"] == sent_text and "faces protected" in sent_text, (st["text"], sent_text)
+    # Its text (with the face model's path, one long word) wraps inside the node: nothing is cut.
+    wrapped = ed.js("""const n = app.graph.getNodeById(arg);
+        return n.widgets.find(w => w.name === 'smartmask_preview').smartmask.wrapped(n.size[0]);""", guard_id)
+    assert max(wrapped["widths"]) <= wrapped["room"], f"a line is wider than the node: {wrapped}"
+    assert "".join(wrapped["lines"]).replace(" ", "") == "".join(st["lines"]).replace(" ", ""), (
+        f"the wrapped text lost characters: {wrapped['lines']} vs {st['lines']}")
+    assert "detector" in sent_text and len(wrapped["lines"]) > len(st["lines"]), wrapped
     assert int(sent_text.split("faces protected:")[1].split()[0]) >= 1, f"the astronaut's face was not found: {sent_text}"
 
     # Composite: the compare widget; the preview widget is not saved with the node's values.
@@ -521,10 +551,13 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     inside, outside = mask > 0.9, mask < 0.01
     assert inside.sum() > 500, "the example's mask is empty"
     assert (d[inside] > 20).mean() > 0.9, "the overlay does not tint the masked area"
-    tint = np.array(MASK_TINT, dtype=np.float64)
+    # The tint contrasts with what it covers: on the orange suit, the complement of its mean hue.
+    tint = np.array(preview_state(ed, comp_id)["tint"], dtype=np.float64)
+    under = plain[inside].astype(np.float64).mean(axis=0)
+    assert np.linalg.norm(tint - under) > 200, f"the tint {tint} is close to the masked area's colour {under}"
     closer = (np.linalg.norm(plain[inside].astype(np.float64) - tint, axis=1)
               - np.linalg.norm(tinted[inside].astype(np.float64) - tint, axis=1))
-    assert closer.mean() > 30, f"the overlay does not tint towards {MASK_TINT} ({closer.mean():.1f})"
+    assert closer.mean() > 30, f"the overlay does not tint towards {tint} ({closer.mean():.1f})"
     assert (d[outside] > 2).mean() < 0.01, "the overlay changed pixels outside the mask"
     shot(ed, node_client_rect(ed, comp_id), doc_shot("compare_overlay.png"))
     click_button(ed, comp_id, "overlay")
@@ -559,6 +592,9 @@ def test_auto_workflow_shows_threshold_faces_and_heatmap(editor):
     sent_text = "\n".join(entry["outputs"][str(auto_id)]["text"])
     assert st["text"] == sent_text, (st["text"], sent_text)
     assert any("threshold" in line for line in st["lines"]) and any("faces protected" in line for line in st["lines"]), st["lines"]
+    # and which face detector it used, and why (the detector's own message)
+    assert any(line.startswith(("YuNet face detector", "using the offline MTCNN", "MTCNN face detector"))
+               for line in st["lines"]), st["lines"]
     assert st["views"] == ["compare", "heatmap", "faces", "mask"], st["views"]
     focus_node(ed, auto_id, width=420)
     st = preview_state(ed, auto_id)
@@ -640,3 +676,256 @@ def test_no_request_left_loopback_and_no_errors_of_ours(editor):
     outside = [u for u in previews + [u for u in ed.requested if "/extensions/smart_mask/" in u]
                if urllib.parse.urlsplit(u).hostname not in LOOPBACK_HOSTS]
     assert not outside, f"the pack's front end reached beyond loopback: {outside}"
+
+
+# ---------------------------------------------------------------------------------- layout
+SHIPPED_WORKFLOWS = sorted(p.name for p in WORKFLOWS.glob("*.json"))
+PACK_CATEGORY = "Smart Mask"
+# Workflows that need model files the test machine does not have: their Smart Mask nodes are
+# given the output of a real run of the auto workflow on the bundled pair instead.
+NEEDS_MODELS = {"flux_kontext_smart_mask.json"}
+
+
+def graph_boxes(ed: Editor) -> list[dict]:
+    """Every node's bounding box in graph coordinates (title bar included), and whether it shows a preview."""
+    return ed.js(f"""
+        return app.graph.nodes.map(n => {{
+            const b = n.getBounding();
+            return {{id: n.id, type: n.type, x: b[0], y: b[1], w: b[2], h: b[3],
+                    preview: !!n.widgets?.find(w => w.name === '{WIDGET}')?.smartmask?.payload}};
+        }});""")
+
+
+def overlap(a: dict, b: dict) -> float:
+    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    return max(w, 0) * max(h, 0)
+
+
+def expected_picture(ed: Editor, st: dict, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """What the node's picture should show in its current view (w, h), and where to compare."""
+    w, h = size
+    frame = st["payload"]["frames"][st["frame"]]
+    where = np.ones((h, w), bool)
+    where[:22] = False  # the "original" / "result" tags
+    if st["view"] == "compare":
+        cut = int(st["slider"] * w)
+        expect = np.concatenate([fetch_preview(ed, frame["original"], size)[:, :cut],
+                                 fetch_preview(ed, frame["result"], size)[:, cut:]], axis=1)
+        where[:, max(cut - 14, 0):cut + 14] = False  # the slider's line and handle
+    elif st["view"] == "faces":
+        expect = fetch_preview(ed, frame["original"], size)
+        where &= fetch_preview(ed, frame["faces"], size)[..., 0] < 3
+    else:
+        expect = fetch_preview(ed, frame[st["view"]], size)
+    return expect, where
+
+
+def assert_previews_in_view(ed: Editor, name: str) -> list[int]:
+    """No node's box touches a preview node's box, and on screen each preview shows its picture."""
+    boxes = graph_boxes(ed)
+    shown = [b for b in boxes if b["preview"]]
+    assert shown, f"{name}: no node shows a preview after the run"
+    covered = [f"{b['type']} #{b['id']} overlaps {o['type']} #{o['id']} by {overlap(b, o):.0f} px²"
+               for b in shown for o in boxes if o["id"] != b["id"] and overlap(b, o) > 0]
+    where = [f"  {b['type']} #{b['id']}: x {b['x']:.0f}, y {b['y']:.0f}, {b['w']:.0f} x {b['h']:.0f}" for b in boxes]
+    assert not covered, f"{name}: after a run at the default zoom\n" + "\n".join(covered + ["boxes:"] + where)
+    # The screenshot: at zoom 1, the picture on screen is the picture the node sent (a node
+    # drawn over it, or a preview left out of the node, would show up here).
+    for b in shown:
+        st = wait_ready(ed, b["id"])
+        ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", b["id"])
+        ed.settle(300)
+        st = preview_state(ed, b["id"])
+        rect = to_client(ed, b["id"], st["image"])
+        got = shot(ed, rect).astype(np.float64)
+        expect, where = expected_picture(ed, st, (got.shape[1], got.shape[0]))
+        err = np.abs(got - expect).max(axis=2)[where].mean()
+        assert err < 8, f"{name}: {b['type']} #{b['id']} does not show its {st['view']} picture on screen (error {err:.1f})"
+    return [b["id"] for b in shown]
+
+
+def fit_view(ed: Editor) -> None:
+    """The whole graph in the window, as the editor's 'fit view' does."""
+    ed.js("""
+        const bs = app.graph.nodes.map(n => n.getBounding());
+        const x0 = Math.min(...bs.map(b => b[0])), y0 = Math.min(...bs.map(b => b[1]));
+        const x1 = Math.max(...bs.map(b => b[0] + b[2])), y1 = Math.max(...bs.map(b => b[1] + b[3]));
+        app.canvas.ds.fitToBounds([x0 - 20, y0 - 20, x1 - x0 + 40, y1 - y0 + 40]);
+        app.canvas.setDirty(true, true);
+        return null;""")
+    ed.settle(300)
+
+
+_AUTO_OUTPUT: dict = {}
+
+
+def run_or_feed(ed: Editor, name: str) -> dict | None:
+    """Run the loaded workflow from the editor (its history entry); for one that needs model files,
+    give its Smart Mask nodes the outputs of a real run of the auto workflow on the bundled pair."""
+    if name not in NEEDS_MODELS:
+        entry = queue_and_wait(ed)
+        if name == "smart_mask_auto.json":
+            auto_id = nodes_of_type(ed, "SmartMaskAuto")[0]
+            _AUTO_OUTPUT["output"] = entry["outputs"][str(auto_id)]
+        return entry
+    if "output" not in _AUTO_OUTPUT:
+        workflow = json.loads(ed.js("return JSON.stringify(app.graph.serialize());"))
+        load_workflow(ed, "smart_mask_auto.json")
+        run_or_feed(ed, "smart_mask_auto.json")
+        ed.js("await app.loadGraphData(arg); return null;", workflow)
+        ed.settle(300)
+    fed = ed.js("""
+        const nodes = app.graph.nodes.filter(n => n.type === 'SmartMaskAuto');
+        for (const n of nodes) n.onExecuted(arg);
+        app.canvas.setDirty(true, true);
+        return nodes.length;""", _AUTO_OUTPUT["output"])
+    assert fed, f"{name} has no Smart Mask (auto) node"
+    ed.settle(300)
+
+
+@pytest.mark.parametrize("name", SHIPPED_WORKFLOWS)
+def test_shipped_workflow_previews_are_not_covered(editor, name):
+    """Each shipped workflow, loaded and run from the editor: every preview of the pack is in the
+    clear (no other node overlaps it) and shows its picture on screen. Writes the workflow's
+    template-browser thumbnail (example_workflows/<name>.jpg) when it is missing or
+    SMARTMASK_UPDATE_SCREENSHOTS=1."""
+    ed = editor
+    load_workflow(ed, name)
+    entry = run_or_feed(ed, name)
+    shown = assert_previews_in_view(ed, name)
+    if name in ("smart_mask_basic.json", "smart_mask_auto.json"):
+        help_pictures(ed, entry, shown)
+    # The thumbnail: the before/after picture on the main Smart Mask node, from this run.
+    main = next((i for t in ("SmartMaskAuto", "SmartMaskComposite") for i in nodes_of_type(ed, t) if i in shown))
+    ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", main)
+    ed.settle(300)
+    thumb_path = WORKFLOWS / name.replace(".json", ".jpg")
+    png = ed.page.screenshot(clip=_clip(to_client(ed, main, preview_state(ed, main)["image"])))
+    target = thumb_path if (os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not thumb_path.exists()) \
+        else Path(_SCRATCH["dir"]) / thumb_path.name
+    Image.open(io.BytesIO(png)).convert("RGB").save(target, quality=85)
+    # and the whole graph, for people to look at (pytest's temporary folder)
+    fit_view(ed)
+    ed.page.screenshot(path=str(Path(_SCRATCH["dir"]) / name.replace(".json", "_graph.png")))
+    assert not ed.own_errors(), "\n".join(ed.own_errors())
+
+
+HELP_PICTURES = REPO_ROOT / "js" / "docs" / "images"
+
+
+def help_pictures(ed: Editor, entry: dict, shown: list[int]) -> None:
+    """The pictures of the node help pages (js/docs/images/<NodeType>.jpg), from the basic workflow's
+    run: each previewing node as it looks, and Mask Preview's output. Written when missing or when
+    SMARTMASK_UPDATE_SCREENSHOTS=1 (else into pytest's temporary folder)."""
+    def target(node_type: str) -> Path:
+        path = HELP_PICTURES / f"{node_type}.jpg"
+        if os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return path
+        return Path(_SCRATCH["dir"]) / path.name
+    views = {"SmartMaskDifference": "view:heatmap", "SmartMaskFaceGuard": "view:faces"}
+    for node_id in shown:
+        node_type = ed.js("return app.graph.getNodeById(arg).type;", node_id)
+        ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", node_id)
+        ed.settle(300)
+        if node_type in views:
+            click_button(ed, node_id, views[node_type])
+            wait_ready(ed, node_id)
+        png = ed.page.screenshot(clip=_clip(node_client_rect(ed, node_id, pad=8)))
+        Image.open(io.BytesIO(png)).convert("RGB").save(target(node_type), quality=80)
+    previews = [nid for nid, n in entry["prompt"][2].items() if n["class_type"] == "SmartMaskPreview"]
+    for nid, out in entry["outputs"].items():
+        source = entry["prompt"][2][nid]["inputs"].get("images")
+        if previews and source and source[0] == previews[0] and out.get("images"):
+            Image.fromarray(ed.comfy.view(out["images"][0])).convert("RGB").save(target("SmartMaskPreview"), quality=80)
+
+
+def _clip(r: dict) -> dict:
+    return {"x": max(round(r["x"]), 0), "y": max(round(r["y"]), 0), "width": round(r["w"]), "height": round(r["h"])}
+
+
+def test_every_shipped_workflow_has_a_thumbnail():
+    for name in SHIPPED_WORKFLOWS:
+        thumb = WORKFLOWS / name.replace(".json", ".jpg")
+        assert thumb.is_file(), f"{thumb} (the template browser's picture of {name}) is missing"
+        with Image.open(thumb) as im:
+            assert min(im.size) >= 250, f"{thumb} is {im.size}: too small to show a preview"
+
+
+# ---------------------------------------------------------------------------------- persistence
+@pytest.fixture(scope="module")
+def cached_comfy():
+    """A second server with ComfyUI's own cache on, as users run it (the session's runs every node)."""
+    server = ComfyServer(cache=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_preview_survives_reload_and_cached_rerun(playwright_driver, cached_comfy, tmp_path_factory):
+    """Run, reload the page, run again (ComfyUI serves every node from its cache): the preview of
+    every Smart Mask node is there after the reload and after the cached run, on a workflow
+    loaded afresh too."""
+    with open_editor(playwright_driver, cached_comfy, tmp_path_factory.mktemp("chromium-profile-cached")) as ed:
+        load_workflow(ed, "smart_mask_auto.json")
+        auto_id = nodes_of_type(ed, "SmartMaskAuto")[0]
+        entry = queue_and_wait(ed)
+        first = wait_ready(ed, auto_id)
+        sent = entry["outputs"][str(auto_id)]["smartmask_preview"][0]
+        assert first["payload"] == sent
+
+        ed.page.reload(wait_until="load")  # the editor restores the open workflow from its storage
+        wait_for_app(ed)
+        assert nodes_of_type(ed, "SmartMaskAuto") == [auto_id], "the reload did not restore the workflow"
+        after_reload = wait_ready(ed, auto_id)
+        assert after_reload["payload"] == sent and after_reload["text"] == first["text"], "the preview is gone after a reload"
+
+        cached = queue_and_wait(ed)
+        status = cached.get("status", {}).get("messages", [])
+        cached_nodes = next((m[1]["nodes"] for m in status if m[0] == "execution_cached"), [])
+        assert str(auto_id) in cached_nodes, f"the second run was not served from the cache: {status}"
+        again = wait_ready(ed, auto_id)
+        assert again["payload"] == sent, "the preview changed or vanished on the cached run"
+
+        # A fresh copy of the workflow (no stored preview) run against the cache: the server re-sends it.
+        load_workflow(ed, "smart_mask_auto.json")
+        assert preview_state(ed, auto_id) is None
+        queue_and_wait(ed)
+        fresh = wait_ready(ed, auto_id)
+        assert fresh["payload"] == sent, "a cached run shows no preview on a freshly loaded workflow"
+        assert not ed.own_errors(), "\n".join(ed.own_errors())
+
+
+# ---------------------------------------------------------------------------------- help pages
+def test_node_help_pages_are_served_with_their_pictures(comfy):
+    """ComfyUI's node help panel reads WEB_DIRECTORY/docs/<NodeType>.md (after <NodeType>/<locale>.md)
+    and resolves pictures against WEB_DIRECTORY/docs/: every node has a page, every input of the
+    node is described on it, and every picture it shows is served."""
+    import re
+    info = comfy.object_info()
+    for node_type in NODE_DISPLAY_NAMES:
+        status, body = comfy._request("GET", f"/extensions/smart_mask/docs/{node_type}.md")
+        assert status == 200, f"no help page for {node_type}: HTTP {status}"
+        page = body.decode()
+        spec = info[node_type]["input"]
+        inputs = list(spec.get("required", {})) + list(spec.get("optional", {}))
+        missing = [name for name in inputs if f"`{name}`" not in page]
+        assert not missing, f"the help page of {node_type} does not describe {missing}"
+        pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+        assert pictures, f"the help page of {node_type} shows no picture"
+        for src in pictures:
+            status, _ = comfy._request("GET", f"/extensions/smart_mask/docs/{src}")
+            assert status == 200, f"{node_type}'s help picture {src} is not served: HTTP {status}"
+
+
+def test_template_browser_lists_the_workflows_with_their_pictures(comfy):
+    """The editor's template browser lists a pack's example_workflows/*.json and shows, for each,
+    /api/workflow_templates/<pack>/<name>.jpg (front end 1.32.9: mediaSubtype "jpg")."""
+    listed = comfy.get_json("/workflow_templates").get("smart_mask", [])
+    assert sorted(listed) == sorted(n[:-len(".json")] for n in SHIPPED_WORKFLOWS), listed
+    for name in listed:
+        status, body = comfy._request("GET", f"/api/workflow_templates/smart_mask/{name}.jpg")
+        assert status == 200 and body[:3] == b"\xff\xd8\xff", f"the picture of {name} is not served as a JPEG: HTTP {status}"
