@@ -43,12 +43,10 @@ def check_interrupted() -> None:
 def install_interrupt_check() -> None:
     """Let ComfyUI's Cancel reach the core's checkpoints (between the stages of a frame, and between
     the frames of the face detection, which runs in a worker thread), not only the progress bar's
-    per-frame updates. Outside ComfyUI nothing is installed."""
-    try:
-        import comfy.model_management as mm
-    except ImportError:
-        return
-    set_check(lambda _stage: mm.throw_exception_if_processing_interrupted())
+    per-frame updates. ComfyUI is imported only when a checkpoint is reached (inside a node's run),
+    not at pack import: importing ``comfy.model_management`` outside a configured server picks a
+    device; outside ComfyUI the check does nothing."""
+    set_check(lambda _stage: check_interrupted())
 
 
 def progress(total: int):
