@@ -797,7 +797,7 @@ def test_shipped_workflow_previews_are_not_covered(editor, name):
     if name in ("smart_mask_basic.json", "smart_mask_auto.json"):
         help_pictures(ed, entry, shown)
     # The thumbnail: the before/after picture on the main Smart Mask node, from this run.
-    main = next((i for t in ("SmartMaskAuto", "SmartMaskComposite") for i in nodes_of_type(ed, t) if i in shown))
+    main = next(i for t in ("SmartMaskAuto", "SmartMaskComposite") for i in nodes_of_type(ed, t) if i in shown)
     ed.js("app.canvas.ds.scale = 1; app.canvas.centerOnNode(app.graph.getNodeById(arg)); return null;", main)
     ed.settle(300)
     thumb_path = WORKFLOWS / name.replace(".json", ".jpg")
