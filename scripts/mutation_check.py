@@ -123,7 +123,7 @@ MUTANTS = (
            ("tests/test_comfyui_keep.py::test_composite_node_keeps_every_unmasked_pixel_exactly",),
            "the nodes hand ComfyUI a float16-rounded image (through the real server)"),
     Mutant("node_ignores_cancel", "nodes/_comfy.py",
-           "    set_check(lambda _stage: mm.throw_exception_if_processing_interrupted())\n", "",
+           "    set_check(lambda _stage: check_interrupted())\n", "",
            ("tests/test_comfyui_keep.py::test_interrupt_stops_a_running_batch_and_the_server_keeps_working",),
            "ComfyUI's Cancel ignored by Smart Mask (auto) (through the real server)",
            more=(("nodes/_comfy.py", "        check_interrupted()\n", ""),

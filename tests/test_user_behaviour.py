@@ -214,8 +214,9 @@ def test_gaussian_and_box_blur_twins_agree(monkeypatch):
 @pytest.mark.parametrize("radius", [1, 2, 5, 12, 20, -5, -12])
 def test_grow_twins_differ_only_by_octagon_versus_disk(radius):
     """``grow``'s OpenCV path dilates by a disk (cv2 ellipse), the torch path (GPU) by an octagon
-    of the same radius: the octagon contains the disk and adds at most 14 % of its area, or 4 px
-    (at radius 12: 64 px of 477), all in the octagon's corners. Erosion is the mirror image."""
+    of the same radius (beyond 16 px: a distance transform's disk): the octagon contains the disk
+    and adds at most 17 % of its area, or 4 px (at radius 12: 64 px of 477; at 20: 204 of 1257),
+    all in the octagon's corners. Erosion is the mirror image."""
     m = torch.zeros(1, 101, 101)
     m[0, 50, 50] = 1.0
     if radius < 0:
@@ -228,7 +229,7 @@ def test_grow_twins_differ_only_by_octagon_versus_disk(radius):
     assert disk.sum() >= math.pi * r * r * 0.9
     assert (octagon | disk).equal(octagon), "the octagon contains the disk"
     extra = (octagon & ~disk).sum().item()
-    assert extra <= max(4, 0.14 * disk.sum().item()), extra
+    assert extra <= max(4, 0.17 * disk.sum().item()), extra
     if extra:
         ys, xs = torch.nonzero(octagon & ~disk, as_tuple=True)
         dist = torch.hypot(ys.float() - 50, xs.float() - 50)
