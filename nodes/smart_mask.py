@@ -1,7 +1,7 @@
 """Difference Mask and Smart Mask (auto): the nodes that find what the edit changed."""
 from __future__ import annotations
 
-from ..smartmask.pipeline import FeatherOptions, MaskOptions, auto, difference_mask
+from ..smartmask.pipeline import AutoOptions, MaskOptions, auto, difference_mask
 from ._comfy import face_model_dirs, progress, to_compute, to_output
 from ._ui import preview_ui
 
@@ -104,9 +104,8 @@ class SmartMaskAuto:
 
     def run(self, original, edited, threshold, protect_faces, composite, protect=None):
         original, edited, protect = to_compute(original, edited, protect)
-        res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
-                   faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
-                   progress=progress(original.shape[0]))
+        opts = AutoOptions(MaskOptions(threshold=threshold), faces=protect_faces, model_dirs=face_model_dirs(), method=composite)
+        res = auto(original, edited, opts, protect=protect, progress=progress(original.shape[0]))
         ui = preview_ui("auto", res.describe(), original=original, result=res.image, mask=res.mask,
                         heatmap=res.diff.heatmap, faces=res.faces)
         return {"ui": ui, "result": to_output(res.image, res.mask, res.diff.heatmap, res.diff.aligned, res.faces)}

@@ -112,7 +112,7 @@ def test_alignment_recovers_shift_and_scale_subpixel():
 def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
     """Batches estimate the next frames' motions in worker threads: every frame must still get
     its own motion, in order, exactly as when it runs alone."""
-    import smartmask.pipeline as P
+    import smartmask.schedule as P
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(320)
     region = box_region(320, 320, 200, 300, 40, 200)
@@ -135,7 +135,7 @@ def test_interrupting_a_batch_stops_the_alignment_workers(monkeypatch):
     caller, and the worker threads that estimate the next frames' motions must be gone after it."""
     import threading
 
-    import smartmask.pipeline as P
+    import smartmask.schedule as P
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(192)
     e = torch.cat([drifted_edit(o, box_region(192, 192, 100, 180, 20, 120), seed=s) for s in range(6)])
