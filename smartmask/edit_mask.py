@@ -14,6 +14,7 @@ import torch
 from . import regions as R
 from .blur import downscale, upscale
 from .difference import ANALYSIS_LONG_SIDE, compensate_drift, difference_map
+from .global_edit import coverage_reason, relight_reason
 from .preview import heatmap_at
 from .tensors import binarize, nonzero_box
 from .threshold import auto_levels, hysteresis, manual_levels
@@ -34,15 +35,15 @@ def radius(frac: float, h: int, w: int) -> int:
 
 
 def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
-    """Binary mask ``[1, H, W]`` at the frame's ``size``, heat-map, levels and the drift-compensated
-    analysis copy of one frame. ``oa``/``ea``: the analysis copies ``[1, 3, h, w]`` (the edit's in the
+    """Binary mask ``[1, H, W]`` at the frame's ``size``, heat-map, levels, the drift-compensated
+    analysis copy of one frame, and why the edit is global ('' when it is not: see ``global_edit``). ``oa``/``ea``: the analysis copies ``[1, 3, h, w]`` (the edit's in the
     original's frame); ``opts``: ``pipeline.MaskOptions``. ``guard`` (optional) is a function returning
     the frame's ``[1, H, W]`` guard, called only once it is needed (the face detection of ``auto``
     may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
-    d = difference_map(oa, ec, opts.space)
-    lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
+    fine, d = difference_map(oa, ec, opts.space)
+    lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(fine)
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
     if guard is not None:
@@ -55,12 +56,18 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
                             radius(CLOSE_RADIUS * opts.cleanup, ah, aw))
     if opts.fill_holes:
         mask = R.fill_holes(mask)
+    if opts.regions == "all":
+        mask = R.coherent_regions(mask, dn, lv.high)
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
-    mt = torch.from_numpy(mask.astype(np.float32)).to(oa.device)[None, None]
-    full = binarize(upscale(mt, (h, w))[:, 0])
-    if guard is not None:
-        full = cut_out(full, guard)
-    return full, heatmap_at(d[:, 0], lv.high, (h, w)), lv, ec
+    reason = (relight_reason(ea, ec) or coverage_reason(mask)) if opts.threshold <= 0 else ""
+    if reason:  # a global edit: all of it is the edit, faces included (see global_edit)
+        full = torch.ones((1, h, w), device=oa.device)
+    else:
+        mt = torch.from_numpy(mask.astype(np.float32)).to(oa.device)[None, None]
+        full = binarize(upscale(mt, (h, w))[:, 0])
+        if guard is not None:
+            full = cut_out(full, guard)
+    return full, heatmap_at(d[:, 0], lv.high, (h, w)), lv, ec, reason
 
 
 def cut_out(mask: torch.Tensor, guard: torch.Tensor, box=None) -> torch.Tensor:

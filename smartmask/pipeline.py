@@ -58,12 +58,15 @@ class DiffResult:
     aligned: torch.Tensor       # [B, H, W, 3] edited image in the original's frame
     levels: list[Levels] = field(default_factory=list)
     motions: list[Motion] = field(default_factory=list)
+    global_edit: list[str] = field(default_factory=list)  # per frame: why the edit is global, or ''
 
     def describe(self) -> str:
         parts = []
         for i, (lv, mo) in enumerate(zip(self.levels, self.motions)):
             prefix = f"frame {i}: " if len(self.levels) > 1 else ""
-            parts.append(prefix + lv.describe() + "; " + mo.describe())
+            reason = self.global_edit[i] if i < len(self.global_edit) else ""
+            note = f"\n{prefix}global edit: {reason}; the edit is returned unchanged (mask all ones)" if reason else ""
+            parts.append(prefix + lv.describe() + "; " + mo.describe() + note)
         return "\n".join(parts)
 
 
@@ -107,9 +110,9 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
         return (*frame_mask(oa, ea, size, opts, frame_guard), ea)
 
     frames, motions, aligned = schedule.each_frame(o, e, opts.align, small_o, analyse, progress)
-    masks, heats, levels, compensated, small = zip(*frames)
+    masks, heats, levels, compensated, reasons, small = zip(*frames)
     cat = schedule.cat
-    return (DiffResult(cat(list(masks)), cat(list(heats)), aligned, list(levels), motions),
+    return (DiffResult(cat(list(masks)), cat(list(heats)), aligned, list(levels), motions, list(reasons)),
             (cat(list(small)), cat(list(compensated))))
 
 
@@ -268,8 +271,8 @@ def _joined(parts: list[AutoResult], total: int) -> AutoResult:
     first = parts[0].face_info
     info = {"faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
             "detector": first["detector"], "message": first.get("message", "")}
-    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"],
-                      [lv for r in parts for lv in r.diff.levels], [m for r in parts for m in r.diff.motions])
+    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], [lv for r in parts for lv in r.diff.levels],
+                      [m for r in parts for m in r.diff.motions], [g for r in parts for g in r.diff.global_edit])
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
@@ -294,11 +297,22 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
         diff, (ea, ec) = _difference(o, e, opts.mask_opts, shield.mask if guarded else None, progress, oa)
         face_mask, info = shield.faces()
     soft = feather_mask(diff.mask, o, opts.feather_opts, guide_small=oa)
-    # the feather may spread back over a protected area: faces (and protect) win. feather_mask
-    # always returns a new tensor, so the soft mask is cut in place
-    soft = exclude_after(soft, shield.mask() if guarded else None, inplace=True)
+    # the feather may spread back over a protected area: faces (and protect) win, except in frames
+    # whose edit is global (returned whole). feather_mask always returns a new tensor: cut in place
+    soft = exclude_after(soft, _outside_global(shield.mask(), diff.global_edit) if guarded else None, inplace=True)
     image = composite(o, diff.aligned, soft, opts.method, harmonize=opts.harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
+
+
+def _outside_global(guard: torch.Tensor, global_edit: list[str]) -> torch.Tensor:
+    """``guard`` with the frames whose edit is global cleared (nothing is kept original there)."""
+    if not any(global_edit):
+        return guard
+    guard = guard.clone()
+    for i, reason in enumerate(global_edit):
+        if reason:
+            guard[i] = 0
+    return guard
 
 
 class _Shield:
