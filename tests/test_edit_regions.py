@@ -126,3 +126,45 @@ def test_local_edit_is_not_called_global():
     res = auto(_img(o), _img(_drift(e)), faces=False)
     assert "global edit" not in res.describe()
     assert float(res.mask.mean()) < 0.5
+
+
+def _studio(shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A plain studio backdrop (a soft vertical gradient) and a woven garment; ``shift`` darkens the
+    backdrop by a ramp from nothing on the left third to ``shift`` on the right third (an editor's
+    tone drift, too steep for the drift model's smooth field to absorb)."""
+    y, x = np.mgrid[:H, :W] / H
+    img = (np.array([0.62, 0.64, 0.7]) - 0.08 * y[..., None]) * np.ones((H, W, 3))
+    garment = _ellipse(170, 128, 70, 50)
+    img[garment] = np.array([0.2, 0.3, 0.6]) + _texture(4, 0.8, 0.04)[garment][:, None]
+    backdrop = ~garment
+    img[backdrop] -= shift * np.clip((x[backdrop] - 0.5) * 3 + 0.5, 0, 1)[:, None]
+    return img, garment, backdrop
+
+
+def test_smooth_backdrop_shifted_in_colour_gives_no_islands():
+    """The editor recoloured the garment and darkened the right part of the backdrop gradually:
+    the darkening crosses the threshold in the middle of a smooth area. No part of the backdrop may
+    join the mask (an island there shows as a dark patch with a halo)."""
+    o, garment, backdrop = _studio(0.0)
+    e, _, _ = _studio(0.12)
+    e[garment] = np.array([0.6, 0.25, 0.2]) + _texture(4, 0.8, 0.04)[garment][:, None]
+    m = difference_mask(_img(o), _img(_drift(e))).mask
+    assert _share(m, garment) > 0.9
+    far = ndi.binary_erosion(backdrop, iterations=12)
+    assert float((m[0].numpy() > 0.5)[far].mean()) < 0.01
+
+
+def test_weak_scattered_islands_go_and_a_second_strong_part_stays():
+    """Both berets (two strong regions) stay, the re-render islands (weak, small) go."""
+    from smartmask.regions import coherent_regions
+    d = np.zeros((200, 200))
+    mask = np.zeros((200, 200), bool)
+    mask[20:60, 20:80] = True;  d[20:60, 20:80] = 30.0     # first beret: strong
+    mask[20:55, 120:170] = True; d[20:55, 120:170] = 25.0  # second beret: strong, smaller
+    for k in range(6):                                     # islands just above the levels
+        y, x = 100 + 15 * (k % 3), 30 + 25 * k
+        mask[y:y + 6, x:x + 6] = True
+        d[y:y + 6, x:x + 6] = 7.0
+    kept = coherent_regions(mask, d, high=6.0)
+    assert kept[20:60, 20:80].all() and kept[20:55, 120:170].all()
+    assert not kept[100:, :].any()
