@@ -300,7 +300,11 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
     # the feather may spread back over a protected area: faces (and protect) win, except in frames
     # whose edit is global (returned whole). feather_mask always returns a new tensor: cut in place
     soft = exclude_after(soft, _outside_global(shield.mask(), diff.global_edit) if guarded else None, inplace=True)
-    image = composite(o, diff.aligned, soft, opts.method, harmonize=opts.harmonize, small=(oa, ea, ec))
+    # a global edit is returned as the editor made it: nothing of the original is kept, so there is
+    # no frame to align it to
+    edit = diff.aligned if not any(diff.global_edit) else torch.cat(
+        [e[i:i + 1] if g else diff.aligned[i:i + 1] for i, g in enumerate(diff.global_edit)])
+    image = composite(o, edit, soft, opts.method, harmonize=opts.harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
 
 

@@ -117,7 +117,7 @@ def test_global_relight_returns_the_edit_whole_and_says_so():
     res = auto(_img(o), _img(e), faces=False)
     assert "global edit" in res.describe()
     assert bool((res.mask == 1).all())
-    assert torch.equal(res.image, res.diff.aligned)
+    assert torch.equal(res.image, _img(e))  # the edit as the editor made it
 
 
 def test_local_edit_is_not_called_global():
@@ -168,3 +168,18 @@ def test_weak_scattered_islands_go_and_a_second_strong_part_stays():
     kept = coherent_regions(mask, d, high=6.0)
     assert kept[20:60, 20:80].all() and kept[20:55, 120:170].all()
     assert not kept[100:, :].any()
+
+
+def test_command_line_says_the_edit_is_global(tmp_path, capsys):
+    from smartmask.cli import main
+    from smartmask.imageio import load_image, save_image
+
+    o, _ = _portrait(hair_seed=1, garment_colour=[0.2, 0.3, 0.6])
+    y, x = np.mgrid[:H, :W] / H
+    e = o * (0.5 + 0.8 * x)[..., None] * np.array([1.25, 1.0, 0.7])  # relit from the right, warmer
+    save_image(_img(o), tmp_path / "o.png")
+    save_image(_img(e), tmp_path / "e.png")
+    assert main(["composite", str(tmp_path / "o.png"), str(tmp_path / "e.png"), "-o", str(tmp_path / "out.png"),
+                 "--mask-out", str(tmp_path / "m.png"), "--face-detector", "none"]) == 0
+    assert "global edit" in capsys.readouterr().out
+    assert torch.equal(load_image(tmp_path / "out.png"), load_image(tmp_path / "e.png"))
