@@ -1,8 +1,11 @@
 """Which pixels are the edit, for one frame: the difference stage's decisions in order.
 
-Drift compensated, change measured, levels chosen, evidence near guarded areas weakened, regions
-grown from strong seeds, cleaned, filled and selected, then enlarged to the frame's size with the
-guarded areas cut out. Everything but the last step runs at the analysis size.
+Drift compensated (learned where the structure agrees: ``evidence``), change measured with
+re-rendered texture discounted, levels chosen, evidence near guarded areas weakened, regions grown
+from strong seeds, cleaned and filled; weak scattered islands dropped (``regions.coherent_regions``),
+smooth patches that end in a gradual colour shift dropped (``seams``), regions selected; a global
+edit taken whole (``global_edit``); then the mask is enlarged to the frame's size with the guarded
+areas cut out. Everything but the last step runs at the analysis size.
 """
 from __future__ import annotations
 
@@ -38,8 +41,10 @@ def radius(frac: float, h: int, w: int) -> int:
 
 def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
     """Binary mask ``[1, H, W]`` at the frame's ``size``, heat-map, levels, the drift-compensated
-    analysis copy of one frame, and why the edit is global ('' when it is not: see ``global_edit``). ``oa``/``ea``: the analysis copies ``[1, 3, h, w]`` (the edit's in the
-    original's frame); ``opts``: ``pipeline.MaskOptions``. ``guard`` (optional) is a function returning
+    analysis copy of one frame, and why the edit is global ('' when it is not: see ``global_edit``).
+
+    ``oa``/``ea``: the analysis copies ``[1, 3, h, w]`` (the edit's in the original's frame);
+    ``opts``: ``pipeline.MaskOptions``. ``guard`` (optional) is a function returning
     the frame's ``[1, H, W]`` guard, called only once it is needed (the face detection of ``auto``
     may still be running until then)."""
     h, w = size
