@@ -137,18 +137,22 @@ def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) ->
     return torch.maximum(ab, ba).sqrt_()
 
 
-def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
-    """Change maps ``[N, 1, H, W]`` (delta E units for 'lab') between two ``[N, 3, H, W]`` images;
-    ``e`` is the edit with its drift already compensated (``compensate_drift``, steps 1-2 above).
-
-    Returns ``(fine, change)``: ``fine`` is the pixel-level difference (step 3), ``change`` the same
-    with re-rendered texture discounted (``evidence.rerender_weight``): what counts as the edit.
-    The levels of 'no change' are measured on ``fine``, which holds the drift noise and the
-    re-render level of the frame.
-    """
+def compared_copies(o: torch.Tensor, e: torch.Tensor, space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
+    """The two ``[N, 3, H, W]`` images as they are compared: blurred by ``COMPARE_SIGMA`` and in the
+    comparison space (delta E units for 'lab'). ``e`` is the edit with its drift already compensated
+    (``compensate_drift``, steps 1-2 above)."""
     h, w = o.shape[-2:]
     sigma = max(0.6, COMPARE_SIGMA * math.hypot(h, w))
-    a = to_space(gaussian_blur(o, sigma), space)
-    b = to_space(gaussian_blur(e, sigma), space)
+    return to_space(gaussian_blur(o, sigma), space), to_space(gaussian_blur(e, sigma), space)
+
+
+def difference_map(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Change maps ``[N, 1, H, W]`` between the ``compared_copies`` ``a`` and ``b`` (step 3).
+
+    Returns ``(fine, change)``: ``fine`` is the pixel-level difference, ``change`` the same with
+    re-rendered texture discounted (``evidence.rerender_weight``): what counts as the edit. The
+    levels of 'no change' are measured on ``fine``, which holds the drift noise and the re-render
+    level of the frame.
+    """
     fine = neighbourhood_min_diff(a, b, 1)
     return fine, fine * rerender_weight(a, b)

@@ -16,8 +16,7 @@ import torch
 
 from . import regions as R
 from .blur import downscale, upscale
-from .color import to_space
-from .difference import ANALYSIS_LONG_SIDE, compensate_drift, difference_map
+from .difference import ANALYSIS_LONG_SIDE, compared_copies, compensate_drift, difference_map
 from .global_edit import coverage_reason, relight_reason
 from .preview import heatmap_at
 from .seams import drop_gradual_pieces, image_edges
@@ -49,7 +48,8 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
     may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
-    fine, d = difference_map(oa, ec, opts.space)
+    a, b = compared_copies(oa, ec, opts.space)
+    fine, d = difference_map(a, b)
     lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(fine)
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
@@ -65,7 +65,7 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         mask = R.fill_holes(mask)
     if opts.regions == "all":
         mask = R.coherent_regions(mask, dn, lv.high)
-        mask = drop_gradual_pieces(mask, dn, lv.low, image_edges(to_space(oa, "lab"), to_space(ec, "lab")))
+        mask = drop_gradual_pieces(mask, dn, lv.low, image_edges(a, b))
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
     reason = (relight_reason(ea, ec) or coverage_reason(mask)) if opts.threshold <= 0 else ""
     if reason:  # a global edit: all of it is the edit, faces included (see global_edit)

