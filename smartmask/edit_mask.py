@@ -65,7 +65,7 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         mask = R.fill_holes(mask)
     if opts.regions == "all":
         mask = R.coherent_regions(mask, dn, lv.high)
-        mask = drop_gradual_pieces(mask, dn, lv.low, image_edges(a, b))
+        mask = drop_gradual_pieces(mask, dn, lv.low, lv.high, image_edges(a, b))
     mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
     reason = (relight_reason(ea, ec) or coverage_reason(mask)) if opts.threshold <= 0 else ""
     if reason:  # a global edit: all of it is the edit, faces included (see global_edit)

@@ -25,6 +25,9 @@ RING = 0.006
 # A ring pixel still 'changing' carries at least this share of the low level; a piece whose ring is
 # mostly (GRADUAL_SHARE) such pixels ends in a gradual shift.
 NEAR_LOW, GRADUAL_SHARE = 0.5, 0.6
+# A piece whose mean change is at least STRONG times the high level is never dropped (as in
+# ``regions.coherent_regions``): editors' tone drift on a backdrop stays below that.
+STRONG = 2.0
 # Pieces smaller than this many squared ring widths are fragments, never judged.
 MIN_PIECE = 16
 # A smooth area: at most this share of its pixels are on an edge of the original or the edit, where
@@ -55,7 +58,7 @@ def image_edges(*images: torch.Tensor) -> np.ndarray:
     return out
 
 
-def drop_gradual_pieces(mask: np.ndarray, d: np.ndarray, low: float, edges: np.ndarray) -> np.ndarray:
+def drop_gradual_pieces(mask: np.ndarray, d: np.ndarray, low: float, high: float, edges: np.ndarray) -> np.ndarray:
     """``mask`` without the smooth pieces (split where the change ``d`` steps; almost no ``edges`` of
     the images inside) that end in a gradual change (see module)."""
     mask = mask.astype(bool)
@@ -74,8 +77,11 @@ def drop_gradual_pieces(mask: np.ndarray, d: np.ndarray, low: float, edges: np.n
         x, y, bw, bh = (int(v) for v in stats[i, :4])
         x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w, x + bw + r), min(h, y + bh + r)
         piece = (pieces[y0:y1, x0:x1] == i).astype(np.uint8)
-        if edges[y0:y1, x0:x1][piece > 0].mean() > SMOOTH_EDGES:
+        inside = piece > 0
+        if edges[y0:y1, x0:x1][inside].mean() > SMOOTH_EDGES:
             continue  # an object, textured or outlined: not a smooth background
+        if d[y0:y1, x0:x1][inside].mean() >= STRONG * high:
+            continue  # a strong change (a smooth garment recoloured) is an edit whatever its border
         dist = cv2.distanceTransform(1 - piece, cv2.DIST_L2, 3)
         ring = (dist > 1.5) & (dist <= r) & outside[y0:y1, x0:x1]
         if ring.sum() < 2 * r:
