@@ -1,7 +1,7 @@
 """Smart Mask (auto): the whole pipeline in one node, after your edit node."""
 from __future__ import annotations
 
-from ..smartmask.pipeline import FeatherOptions, MaskOptions, auto
+from ..smartmask.pipeline import AutoOptions, MaskOptions, auto
 from ._comfy import face_model_dirs, progress, to_compute, to_output
 from ._frontend_previews import preview_ui
 from .difference_mask import CATEGORY, MASK_INPUTS, PAIR_INPUTS
@@ -41,9 +41,9 @@ class SmartMaskAuto:
 
     def run(self, original, edited, threshold, protect_faces, composite, protect=None):
         original, edited, protect = to_compute(original, edited, protect)
-        res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
-                   faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
-                   progress=progress(original.shape[0]))
+        opts = AutoOptions(MaskOptions(threshold=threshold), faces=protect_faces, model_dirs=face_model_dirs(),
+                           method=composite)
+        res = auto(original, edited, opts, protect=protect, progress=progress(original.shape[0]))
         text = res.describe()
         if protect_faces and res.face_info.get("message"):  # which face detector, and why
             text += "\n" + res.face_info["message"]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .blur import downscale, gaussian_blur, normalized_blur, upscale
 from .color import to_space
+from .evidence import rerender_weight, structure_agreement
 
 # Every size in the analysis is a fraction of the diagonal, so the analysis resolution only has to
 # sample them well: at 768 px the comparison blur (COMPARE_SIGMA) is still ~2 px wide. Measured on the
@@ -58,13 +59,16 @@ def robust_scale(d: torch.Tensor) -> float:
 UNCHANGED_BLUR = 1.0
 
 
-def _unchanged_weights(o_blurred: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+def _unchanged_weights(o_blurred: torch.Tensor, e: torch.Tensor, agree: torch.Tensor) -> torch.Tensor:
     """Soft weight of 'clearly unchanged' for each pixel ``[N, 1, H, W]``: 1 at noise level, 0 well
-    above. ``o_blurred`` is the original blurred by ``UNCHANGED_BLUR`` (made once for both fits)."""
+    above, and only as far as the fine structure agrees (``agree``, see ``evidence``). ``o_blurred``
+    is the original blurred by ``UNCHANGED_BLUR`` (made once for both fits)."""
     d = (o_blurred - gaussian_blur(e, UNCHANGED_BLUR)).abs().sum(1, keepdim=True)
-    # one noise scale per frame: frames of a batch are independent pictures
-    q = torch.tensor([robust_scale(f) for f in d], device=d.device, dtype=d.dtype).view(-1, 1, 1, 1)
-    return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0)
+    # the noise scale is measured where the structure agrees: a new background covering most of the
+    # frame must not set it. One scale per frame: frames of a batch are independent pictures
+    q = torch.tensor([robust_scale(f[a > 0.5]) if (a > 0.5).sum() > 64 else robust_scale(f) for f, a in zip(d, agree)],
+                     device=d.device, dtype=d.dtype).view(-1, 1, 1, 1)
+    return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0) * agree
 
 
 def fit_color_drift(o: torch.Tensor, e: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,10 +100,11 @@ def compensate_drift(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     h, wd = o.shape[-2:]
     os_, es = downscale(o, DRIFT_LONG_SIDE), downscale(e, DRIFT_LONG_SIDE)
     ob = gaussian_blur(os_, UNCHANGED_BLUR)
-    w = _unchanged_weights(ob, es)
+    agree = structure_agreement(os_, es)  # gain and offset do not change a correlation: made once
+    w = _unchanged_weights(ob, es, agree)
     gain, offset = fit_color_drift(os_, es, w)
     es = es * gain + offset
-    w = _unchanged_weights(ob, es)
+    w = _unchanged_weights(ob, es, agree)
     sigma = 0.03 * math.hypot(*os_.shape[-2:])
     # smooth residual drift (lighting ramps, local tone shifts), learned only where nothing changed
     field = normalized_blur(os_ - es, w, sigma)
@@ -132,11 +137,22 @@ def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) ->
     return torch.maximum(ab, ba).sqrt_()
 
 
-def difference_map(o: torch.Tensor, e: torch.Tensor, space: str = "lab") -> torch.Tensor:
-    """Change map ``[N, 1, H, W]`` (delta E units for 'lab') between two ``[N, 3, H, W]`` images;
-    ``e`` is the edit with its drift already compensated (``compensate_drift``, steps 1-2 above)."""
+def compared_copies(o: torch.Tensor, e: torch.Tensor, space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
+    """The two ``[N, 3, H, W]`` images as they are compared: blurred by ``COMPARE_SIGMA`` and in the
+    comparison space (delta E units for 'lab'). ``e`` is the edit with its drift already compensated
+    (``compensate_drift``, steps 1-2 above)."""
     h, w = o.shape[-2:]
     sigma = max(0.6, COMPARE_SIGMA * math.hypot(h, w))
-    a = to_space(gaussian_blur(o, sigma), space)
-    b = to_space(gaussian_blur(e, sigma), space)
-    return neighbourhood_min_diff(a, b, 1)
+    return to_space(gaussian_blur(o, sigma), space), to_space(gaussian_blur(e, sigma), space)
+
+
+def difference_map(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Change maps ``[N, 1, H, W]`` between the ``compared_copies`` ``a`` and ``b`` (step 3).
+
+    Returns ``(fine, change)``: ``fine`` is the pixel-level difference, ``change`` the same with
+    re-rendered texture discounted (``evidence.rerender_weight``): what counts as the edit. The
+    levels of 'no change' are measured on ``fine``, which holds the drift noise and the re-render
+    level of the frame.
+    """
+    fine = neighbourhood_min_diff(a, b, 1)
+    return fine, fine * rerender_weight(a, b)

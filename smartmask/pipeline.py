@@ -6,38 +6,24 @@ the image diagonal, so a 400 px thumbnail and a 4K photo get the same look with 
 """
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from . import regions as R
-from .align import IDENTITY, MatchCopy, Motion, estimate_motion, gray_u8, rescale_matrix, warp_to_original
+from . import schedule
+from .align import Motion
 from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
-from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
+from .difference import ANALYSIS_LONG_SIDE, analysis_copy
+from .edit_mask import cut_out, frame_mask
 from .feather import feather, snap
 from .interrupt import checkpoint
-from .visualize import heatmap_at
-from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
-                      new_like, nonzero_box)
-from .threshold import Levels, auto_levels, hysteresis, manual_levels
-
-
-# How far (fraction of the diagonal) weak evidence may extend a strongly changed region.
-GROW_REACH = 0.015
-# Clean-up radii (fractions of the diagonal): the opening removes specks and thin slivers of
-# re-rendered texture along an edit's border, the closing bridges small gaps inside an edit.
-OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
-# Frames per chunk when a long batch (video) runs through the whole pipeline.
-CHUNK_FRAMES = 8
-# Near a guarded area (a face), within this fraction of the area's own radius, a change must be this
-# many times stronger to count: editors drift faces, and the drift runs down the neck.
-NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR = 0.6, 2.0
+from .tensors import (as_image, as_mask, batch_size, copy_around_box, expand_batch, mask_for, match_size, new_like,
+                      nonzero_box)
+from .threshold import Levels
 
 
 @dataclass
@@ -66,9 +52,6 @@ class FeatherOptions:
 EDGE_RADIUS = 0.004
 
 
-NO_MOTION = Motion(IDENTITY.copy(), 0, 0.0)
-
-
 @dataclass
 class DiffResult:
     mask: torch.Tensor          # [B, H, W] binary, full resolution
@@ -76,12 +59,15 @@ class DiffResult:
     aligned: torch.Tensor       # [B, H, W, 3] edited image in the original's frame
     levels: list[Levels] = field(default_factory=list)
     motions: list[Motion] = field(default_factory=list)
+    global_edit: list[str] = field(default_factory=list)  # per frame: why the edit is global, or ''
 
     def describe(self) -> str:
         parts = []
         for i, (lv, mo) in enumerate(zip(self.levels, self.motions)):
             prefix = f"frame {i}: " if len(self.levels) > 1 else ""
-            parts.append(prefix + lv.describe() + "; " + mo.describe())
+            reason = self.global_edit[i] if i < len(self.global_edit) else ""
+            note = f"\n{prefix}global edit: {reason}; the edit is returned unchanged (mask all ones)" if reason else ""
+            parts.append(prefix + lv.describe() + "; " + mo.describe() + note)
         return "\n".join(parts)
 
 
@@ -92,10 +78,6 @@ def prepare_pair(original: torch.Tensor, edited: torch.Tensor, resize: bool = Tr
     n = batch_size(o, e)
     e = match_size(o, e, resize)
     return expand_batch(o, n), expand_batch(e, n)
-
-
-def _radius(frac: float, h: int, w: int) -> int:
-    return int(round(frac * math.hypot(h, w)))
 
 
 def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
@@ -111,153 +93,29 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     if guard is not None:
         o, guard = mask_for(o, guard, "guard")
         e = expand_batch(e, o.shape[0])
-    return _difference(o, e, opts, guard, progress, keep_small=False)[0]
+    return _difference(o, e, opts, None if guard is None else (lambda: guard), progress)[0]
 
 
 def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, progress,
-                small_o: torch.Tensor | None = None, keep_small: bool = True):
-    """``difference_mask`` on validated frames. With ``keep_small`` it also returns the analysis copy
-    of the aligned edit and its drift-compensated version, which the later stages of ``auto`` reuse
-    (``small_o``: the original's analysis copy, when the caller has it). ``guard`` may also be a
-    function returning it: ``auto`` passes one that waits for the face detection, which then runs
+                small_o: torch.Tensor | None = None):
+    """``difference_mask`` on validated frames; also returns the analysis copies of the aligned edit
+    and of its drift-compensated version, which the later stages of ``auto`` reuse (``small_o``:
+    the original's analysis copy, when the caller has it). ``guard`` (optional) is a function
+    returning the ``[B, H, W]`` guard: ``auto``'s waits for the face detection, which then runs
     while the first frame is aligned and compared.
-
-    A moved frame's mask is computed from a warp of its analysis copy; the full-resolution warp,
-    needed only for the output, runs in a worker thread meanwhile.
     """
-    masks, heats, levels, motions, aligned, small = [], [], [], [], [], []
-    with ThreadPoolExecutor(1) as warper:
-        for i, (oa, ea, mo) in enumerate(_aligned_frames(o, e, opts.align, small_o)):
-            checkpoint("difference")
-            oi, ei = o[i:i + 1], e[i:i + 1]
-            if not mo.is_identity:
-                ei = warper.submit(warp_to_original, ei[0], oi[0], mo.matrix)
-                ea = _warp_small(ea, oa, mo.matrix, oi.shape[1:3])
-            m, heat, lv, ec = _frame_mask(oa, ea, oi.shape[1:3], opts,
-                                          None if guard is None else functools.partial(_frame_of, guard, i))
-            masks.append(m)
-            heats.append(heat)
-            levels.append(lv)
-            motions.append(mo)
-            aligned.append(ei)
-            if keep_small:
-                small.append((ea, ec))
-            if progress:
-                progress(i + 1, o.shape[0])
-        aligned = [a if isinstance(a, torch.Tensor) else a.result()[None] for a in aligned]
-    # nothing moved: the input batch itself is the aligned batch (no copy)
-    e = e if all(mo.is_identity for mo in motions) else _cat(aligned)
-    result = DiffResult(_cat(masks), _cat(heats), e, levels, motions)
-    if not keep_small:
-        return result, None
-    return result, (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
+    size = o.shape[1:3]
 
+    def analyse(i, oa, ea):
+        checkpoint("difference")
+        frame_guard = None if guard is None else (lambda: guard()[i:i + 1])
+        return (*frame_mask(oa, ea, size, opts, frame_guard), ea)
 
-def _frame_of(masks, i: int) -> torch.Tensor:
-    """Frame ``i`` ``[1, H, W]`` of ``masks``, or of what ``masks()`` returns when it is a function."""
-    return (masks() if callable(masks) else masks)[i:i + 1]
-
-
-def _warp_small(ea: torch.Tensor, oa: torch.Tensor, matrix: np.ndarray, size) -> torch.Tensor:
-    """The analysis copy ``[1, 3, h, w]`` of the edit warped by a full-size ``matrix`` (the same
-    resampling as the full-resolution warp, on a tenth of the pixels)."""
-    s = max(oa.shape[-2:]) / max(size)  # analysis copy size / full size, exact along the long side
-    m = rescale_matrix(matrix, 1.0 / s)  # full-size pixels -> analysis-copy pixels
-    hwc = warp_to_original(ea[0].permute(1, 2, 0).contiguous(), oa[0].permute(1, 2, 0).contiguous(), m)
-    return hwc.permute(2, 0, 1)[None].contiguous()
-
-
-# Frames whose motion is estimated ahead, in worker threads, while the current frame is analysed.
-ALIGN_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))
-
-
-def _aligned_frames(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch.Tensor | None):
-    """Yield ``(analysis copy of the original, of the edit, motion)`` frame by frame.
-
-    Motion estimation is host work (OpenCV features and a numpy refinement on grey copies) that
-    releases the GIL, so in a batch the next frames' motions are estimated by worker threads while
-    this thread analyses the current frame on the tensors' device. Only ``ALIGN_WORKERS`` frames
-    are ahead at any time, so memory stays bounded. A single frame has nothing ahead: there the
-    original's features are found by a worker while this thread makes the edit's copy.
-    """
-    n, size = o.shape[0], tuple(o.shape[1:3])
-
-    def copies(i):
-        oa = analysis_copy(o[i:i + 1]) if small_o is None else small_o[i:i + 1]
-        return oa, analysis_copy(e[i:i + 1])
-
-    if not align:
-        for i in range(n):
-            yield (*copies(i), NO_MOTION)
-        return
-    if n == 1:
-        # feature matching is OpenCV work on the host: only grey uint8 analysis copies go there.
-        # The original's features are found by a worker while the edit's copy is made and matched.
-        with ThreadPoolExecutor(1) as ahead:
-            oa = analysis_copy(o) if small_o is None else small_o
-            mo = MatchCopy(gray_u8(oa))
-            mo.prefetch(ahead)
-            ea = analysis_copy(e)
-            motion = estimate_motion(mo, MatchCopy(gray_u8(ea)), size)
-        yield oa, ea, motion
-        return
-    with ThreadPoolExecutor(ALIGN_WORKERS) as pool:
-        ahead: dict = {}
-
-        def submit(i):
-            oa, ea = copies(i)
-            ahead[i] = (oa, ea, pool.submit(estimate_motion, gray_u8(oa), gray_u8(ea), size))
-
-        for i in range(min(ALIGN_WORKERS + 1, n)):
-            submit(i)
-        for i in range(n):
-            oa, ea, job = ahead.pop(i)
-            if i + ALIGN_WORKERS + 1 < n:
-                submit(i + ALIGN_WORKERS + 1)
-            yield oa, ea, job.result()
-
-
-def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
-    """``torch.cat`` that does not copy a single frame."""
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard=None):
-    """Binary mask, heat-map, levels and drift-compensated copy of one frame. ``guard`` (optional)
-    is a function returning the frame's ``[1, H, W]`` guard, called only once it is needed (the
-    face detection of ``auto`` may still be running until then)."""
-    h, w = size
-    ec = compensate_drift(oa, ea)
-    d = difference_map(oa, ec, opts.space)
-    lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(d)
-    dn = d[0, 0].float().cpu().numpy()
-    ah, aw = dn.shape
-    if guard is not None:
-        guard = guard()
-        ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
-        dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
-    mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
-    if opts.cleanup > 0:
-        mask = R.open_close(mask, max(1, _radius(OPEN_RADIUS * opts.cleanup, ah, aw)),
-                            _radius(CLOSE_RADIUS * opts.cleanup, ah, aw))
-    if opts.fill_holes:
-        mask = R.fill_holes(mask)
-    mask = R.select_regions(mask, opts.regions, opts.min_region, opts.relative)
-    mt = torch.from_numpy(mask.astype(np.float32)).to(oa.device)[None, None]
-    full = binarize(upscale(mt, (h, w))[:, 0])
-    if guard is not None:
-        full = _cut_out(full, guard)
-    return full, heatmap_at(d[:, 0], lv.high, (h, w)), lv, ec
-
-
-def _cut_out(mask: torch.Tensor, guard: torch.Tensor, box=None) -> torch.Tensor:
-    """``mask * (1 - guard)`` in place on a mask the caller owns; only the guard's bounding box
-    ``box`` (found when not given; faces are a small part of the frame) is touched."""
-    box = box or nonzero_box(guard)
-    if box is not None:
-        y, x = slice(box[0], box[1]), slice(box[2], box[3])
-        mask[:, y, x] *= 1.0 - guard[:, y, x]
-    return mask
+    frames, motions, aligned = schedule.each_frame(o, e, opts.align, small_o, analyse, progress)
+    masks, heats, levels, compensated, reasons, small = zip(*frames)
+    cat = schedule.cat
+    return (DiffResult(cat(list(masks)), cat(list(heats)), aligned, list(levels), motions, list(reasons)),
+            (cat(list(small)), cat(list(compensated))))
 
 
 def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None,
@@ -318,10 +176,10 @@ def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None, inplace: boo
     # faces cover a small part of the frame: only their bounding box is multiplied
     box = nonzero_box(ex)
     if inplace:
-        return _cut_out(mask, ex, box) if box is not None else mask
+        return cut_out(mask, ex, box) if box is not None else mask
     if box is None:
         return mask.contiguous()  # a batch of 1 may have been broadcast: give each frame its memory
-    return _cut_out(new_like(mask).copy_(mask), ex, box)
+    return cut_out(new_like(mask).copy_(mask), ex, box)
 
 
 def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
@@ -365,84 +223,124 @@ class AutoResult:
         return self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
 
 
-def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
-         feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
-         model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", harmonize: bool = True,
-         progress=None, chunk: int = CHUNK_FRAMES) -> AutoResult:
+@dataclass
+class AutoOptions:
+    """Everything ``auto`` can be told; every default is the automatic behaviour."""
+    mask_opts: MaskOptions = field(default_factory=MaskOptions)
+    feather_opts: FeatherOptions = field(default_factory=FeatherOptions)
+    faces: bool = True              # find faces on the original and keep them original
+    face_detector: str = "auto"     # "auto", "yunet", "mtcnn" or "none"
+    model_dirs: tuple = ()          # folders searched for the face model files
+    method: str = "alpha"           # composite: "alpha" or "multiband"
+    harmonize: bool = True          # match the edit's colours to the original at the seam
+    chunk: int = schedule.CHUNK_FRAMES  # frames per chunk of a long batch (video)
+
+
+def auto(original: torch.Tensor, edited: torch.Tensor, options: AutoOptions | None = None, *,
+         protect: torch.Tensor | None = None, progress=None, **overrides) -> AutoResult:
     """The whole default pipeline: face guard -> difference -> feather -> composite.
 
-    Faces are found first (on the original), so the difference stage can keep the editor's face
-    drift from joining the edit through the neck; the same faces are removed from the mask and
-    kept out of the feathered edge. Long batches (video) run ``chunk`` frames at a time, so the
-    working memory stays that of a few frames whatever the batch length.
+    ``options`` bundles the settings; ``overrides`` replace single fields of it by name
+    (``auto(o, e, faces=False)``). ``protect`` (optional ``[B, H, W]``) marks extra areas to keep
+    original. Long batches (video) run ``options.chunk`` frames at a time, so the working memory
+    stays that of a few frames whatever the batch length.
     """
-    o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
+    if options is not None and not isinstance(options, AutoOptions):
+        raise TypeError(f"auto: options must be an AutoOptions, got {type(options).__name__}")
+    opts = dataclasses.replace(options or AutoOptions(), **overrides)
+    o, e = prepare_pair(original, edited, opts.mask_opts.resize)
     if protect is not None:
         o, protect = mask_for(o, protect, "protect")
         e = expand_batch(e, o.shape[0])
     total = o.shape[0]
-    if total <= chunk:
-        return _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method,
-                            harmonize, progress)
+    if total <= opts.chunk:
+        return _auto_frames(o, e, opts, protect, progress)
+    parts = schedule.in_chunks(total, opts.chunk, lambda sl, sub: _auto_frames(
+        o[sl], e[sl], opts, None if protect is None else protect[sl], sub), progress)
+    return _joined(parts, total)
+
+
+def _joined(parts: list[AutoResult], total: int) -> AutoResult:
+    """One ``AutoResult`` from the chunks' results (each output written into one batch tensor)."""
     out: dict[str, torch.Tensor] = {}
-    levels, motions, counts, first_info = [], [], [], None
-    for start in range(0, total, chunk):
-        sl = slice(start, min(start + chunk, total))
-        sub = None if progress is None else (lambda done, _n, s0=start: progress(s0 + done, total))
-        r = _auto_frames(o[sl], e[sl], mask_opts, feather_opts, faces, face_detector, model_dirs,
-                         None if protect is None else protect[sl], method, harmonize, sub)
-        # write each chunk straight into preallocated outputs: the batch never exists twice
-        parts = {"image": r.image, "mask": r.mask, "faces": r.faces, "diff_mask": r.diff.mask,
-                 "heatmap": r.diff.heatmap, "aligned": r.diff.aligned}
-        for k, t in parts.items():
-            if k not in out:
-                out[k] = new_like(t, (total,) + tuple(t.shape[1:]))
-            out[k][sl] = t
-        levels += r.diff.levels
-        motions += r.diff.motions
-        counts += r.face_info["faces_per_frame"]
-        first_info = first_info or r.face_info
-        del r, parts
-    info = {"faces_per_frame": counts, "detector": first_info["detector"], "message": first_info.get("message", "")}
-    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], levels, motions)
+    frames = 0
+    for r in parts:
+        sl = slice(frames, frames + r.image.shape[0])
+        for k, t in (("image", r.image), ("mask", r.mask), ("faces", r.faces), ("diff_mask", r.diff.mask),
+                     ("heatmap", r.diff.heatmap), ("aligned", r.diff.aligned)):
+            schedule.stack_into(out, k, t, sl, total)
+        frames = sl.stop
+    first = parts[0].face_info
+    info = {"faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
+            "detector": first["detector"], "message": first.get("message", "")}
+    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], [lv for r in parts for lv in r.diff.levels],
+                      [m for r in parts for m in r.diff.motions], [g for r in parts for g in r.diff.global_edit])
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
-def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
-                 progress) -> AutoResult:
-    """``auto`` on one chunk of already validated, equally sized frames."""
+def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, progress) -> AutoResult:
+    """``auto`` on one chunk of already validated, equally sized frames: the stage order.
+
+    1. faces are found on the original, in a worker thread while the first frame is aligned;
+    2. the difference stage finds the edit (it waits for the faces only when it needs them);
+    3. the mask is feathered, and the faces (and ``protect``) cut out of the soft mask;
+    4. the edit is composited into the original under it.
+    """
     from .faces import DETECT_MAX_SIDE, face_masks
 
+    guarded = opts.faces or protect is not None
     with ThreadPoolExecutor(1) as pool:
-        # faces are found on the original while the first frame is aligned (both are mostly
-        # OpenCV work that releases the GIL); the difference stage waits for them when it needs them
         # the halvings both reduced copies of the original start with are made once (a 6 MP
         # photo is then read once, not twice, by the two threads)
-        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if faces else o
-        job = pool.submit(face_masks, o, face_detector, model_dirs, detect_copy=start) if faces else None
+        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if opts.faces else o
+        job = pool.submit(face_masks, o, opts.face_detector, opts.model_dirs, detect_copy=start) if opts.faces else None
         oa = analysis_copy(start)  # one reduced copy serves alignment, difference, feather and seam
-
-        @functools.cache
-        def found() -> tuple[torch.Tensor, dict]:
-            if job is not None:
-                return job.result()
-            return new_like(o, o.shape[:3], zeros=True), {"faces_per_frame": [0] * o.shape[0],
-                                                          "detector": "off", "message": ""}
-
-        @functools.cache
-        def shield() -> torch.Tensor:
-            """What must stay original: the faces, and the protect mask when there is one."""
-            return found()[0] if protect is None else torch.maximum(found()[0], protect)
-
-        guard = shield if (faces or protect is not None) else None
-        diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
-    face_mask, info = found()
+        shield = _Shield(o, job, protect)
+        diff, (ea, ec) = _difference(o, e, opts.mask_opts, shield.mask if guarded else None, progress, oa)
+        face_mask, info = shield.faces()
     checkpoint("feather")
-    soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
-    # the feather may spread back over a protected area: faces (and protect) win; the soft mask is
-    # cut in place unless the feather left the difference mask itself (feathering turned off)
-    soft = exclude_after(soft, shield() if guard is not None else None,
-                         inplace=soft.untyped_storage().data_ptr() != diff.mask.untyped_storage().data_ptr())
+    soft = feather_mask(diff.mask, o, opts.feather_opts, guide_small=oa)
+    # the feather may spread back over a protected area: faces (and protect) win, except in frames
+    # whose edit is global (returned whole). feather_mask always returns a new tensor: cut in place
+    soft = exclude_after(soft, _outside_global(shield.mask(), diff.global_edit) if guarded else None, inplace=True)
+    # a global edit is returned as the editor made it: nothing of the original is kept, so there is
+    # no frame to align it to
+    edit = diff.aligned if not any(diff.global_edit) else torch.cat(
+        [e[i:i + 1] if g else diff.aligned[i:i + 1] for i, g in enumerate(diff.global_edit)])
     checkpoint("composite")
-    image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
+    image = composite(o, edit, soft, opts.method, harmonize=opts.harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
+
+
+def _outside_global(guard: torch.Tensor, global_edit: list[str]) -> torch.Tensor:
+    """``guard`` with the frames whose edit is global cleared (nothing is kept original there)."""
+    if not any(global_edit):
+        return guard
+    guard = guard.clone()
+    for i, reason in enumerate(global_edit):
+        if reason:
+            guard[i] = 0
+    return guard
+
+
+class _Shield:
+    """What must stay original: the faces (found by ``job``, when faces are on) and ``protect``,
+    each computed once, when first asked for."""
+
+    def __init__(self, o: torch.Tensor, job, protect: torch.Tensor | None):
+        self._o, self._job, self._protect = o, job, protect
+        self._faces = self._mask = None
+
+    def faces(self) -> tuple[torch.Tensor, dict]:
+        if self._faces is None:
+            o = self._o
+            self._faces = self._job.result() if self._job is not None else (
+                new_like(o, o.shape[:3], zeros=True),
+                {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""})
+        return self._faces
+
+    def mask(self) -> torch.Tensor:
+        if self._mask is None:
+            faces = self.faces()[0]
+            self._mask = faces if self._protect is None else torch.maximum(faces, self._protect)
+        return self._mask

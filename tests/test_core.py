@@ -108,7 +108,7 @@ def test_alignment_recovers_shift_and_scale_subpixel():
 def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
     """Batches estimate the next frames' motions in worker threads: every frame must still get
     its own motion, in order, exactly as when it runs alone."""
-    import smartmask.pipeline as P
+    import smartmask.schedule as P
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(320)
     region = box_region(320, 320, 200, 300, 40, 200)
@@ -131,7 +131,7 @@ def test_interrupting_a_batch_stops_the_alignment_workers(monkeypatch):
     caller, and the worker threads that estimate the next frames' motions must be gone after it."""
     import threading
 
-    import smartmask.pipeline as P
+    import smartmask.schedule as P
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(192)
     e = torch.cat([drifted_edit(o, box_region(192, 192, 100, 180, 20, 120), seed=s) for s in range(6)])
@@ -282,7 +282,9 @@ def test_guard_keeps_face_drift_from_joining_the_edit():
     region = box_region(200, 200, 120, 200, 40, 160)
     guard = box_region(200, 200, 20, 60, 70, 130)
     e = drifted_edit(o, region)
-    e[:, 20:122, 90:110] = (e[:, 20:122, 90:110] * 1.1).clamp(0, 1)  # face drift running down the neck
+    # face drift running down the neck (a 10 % brightening of this textured strip is now dropped as a
+    # weak island even without the guard: 20 % keeps the premise below)
+    e[:, 20:122, 90:110] = (e[:, 20:122, 90:110] * 1.2).clamp(0, 1)
     plain, guarded = difference_mask(o, e), difference_mask(o, e, guard=guard)
     neck = (0, slice(62, 110), slice(95, 105))
     assert plain.mask[neck].mean() > 0.1, "without the guard the neck drift joins the edit (test premise)"

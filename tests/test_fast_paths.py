@@ -19,8 +19,9 @@ from smartmask.blur import downscale, first_halvings, upscale, upscale_crop
 from smartmask.composite import harmonize_seam
 from smartmask.difference import analysis_copy
 from smartmask.feather import snap
-from smartmask.pipeline import _warp_small, auto, composite, exclude_after
+from smartmask.pipeline import auto, composite, exclude_after
 from smartmask.visualize import _ramp, heatmap, heatmap_at
+from smartmask.schedule import warp_small
 from smartmask.tensors import SmartMaskError, binarize, copy_outside, new_like, nonzero_box
 
 
@@ -165,7 +166,7 @@ def test_warping_the_analysis_copy_matches_copying_the_warp():
     e = warp_to_original(o[0], o[0], np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2])[None]
     mo = estimate_motion(gray_u8(analysis_copy(o)), gray_u8(analysis_copy(e)), (1500, 1100))
     assert not mo.is_identity
-    small = _warp_small(analysis_copy(e), analysis_copy(o), mo.matrix, (1500, 1100))
+    small = warp_small(analysis_copy(e), analysis_copy(o), mo.matrix, (1500, 1100))
     ref = analysis_copy(warp_to_original(e[0], o[0], mo.matrix)[None])
     assert (small - ref).abs().mean() < 3e-3
 
