@@ -160,8 +160,10 @@ def test_weak_scattered_islands_go_and_a_second_strong_part_stays():
     from smartmask.regions import coherent_regions
     d = np.zeros((200, 200))
     mask = np.zeros((200, 200), bool)
-    mask[20:60, 20:80] = True;  d[20:60, 20:80] = 30.0     # first beret: strong
-    mask[20:55, 120:170] = True; d[20:55, 120:170] = 25.0  # second beret: strong, smaller
+    mask[20:60, 20:80] = True  # first beret: strong
+    d[20:60, 20:80] = 30.0
+    mask[20:55, 120:170] = True  # second beret: strong, smaller
+    d[20:55, 120:170] = 25.0
     for k in range(6):                                     # islands just above the levels
         y, x = 100 + 15 * (k % 3), 30 + 25 * k
         mask[y:y + 6, x:x + 6] = True
