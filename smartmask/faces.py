@@ -24,13 +24,15 @@ import cv2
 import numpy as np
 import torch
 
-from .blur import downscale, fit_size, shrink_hwc
+from . import face_intent
+from .blur import downscale, fit_size, shrink_hwc, upscale_crop
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
 __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
-           "face_ellipse", "face_mask", "guard_faces", "DEFAULT_PADDING", "DEFAULT_SOFTNESS"]
+           "face_ellipse", "face_mask", "guard_faces", "judge_faces", "intent_masks", "DEFAULT_PADDING",
+           "DEFAULT_SOFTNESS"]
 
 DEFAULT_PADDING = 0.1
 DEFAULT_SOFTNESS = 0.15
@@ -186,7 +188,8 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
 
     ``detect_copy`` (optional) is an area-reduced copy of ``image`` with the same aspect ratio and a
     long side of at least ``DETECT_MAX_SIDE``, which the caller already has: faces are then found on
-    it, and the full-resolution frames are not read again.
+    it, and the full-resolution frames are not read again. ``info["faces"]`` lists each frame's
+    faces (full-resolution pixels), which ``judge_faces`` weighs against the edit.
     """
     image = as_image(image, "image")
     h, w = image.shape[1:3]
@@ -195,12 +198,14 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     frames = image.shape[0]
     faces = new_like(image, (frames, h, w), zeros=True)  # on the CPU, pages no face touches cost nothing
     counts: list[int] = []
+    per_frame: list[list[Face]] = []
     prev_u8: np.ndarray | None = None
     prev_faces: list[Face] = []
     if det.name == "none":
         if progress is not None:
             progress(frames, frames)
-        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames}
+        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames,
+                       "faces": [[] for _ in range(frames)]}
     for i in range(frames):
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
         # copy of each frame, while the mask math below stays on the input's device.
@@ -216,9 +221,58 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
             face_mask(found, h, w, padding, softness, image.device, out=faces[i])
         prev_u8, prev_faces = u8, found
         counts.append(len(found))
+        per_frame.append(found)
         if progress is not None:
             progress(i + 1, frames)
-    return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts}
+    return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts, "faces": per_frame}
+
+
+def judge_faces(faces: Sequence[Face], size: tuple[int, int], original: np.ndarray, edited: np.ndarray,
+                change: np.ndarray, low: float, high: float) -> list[face_intent.FaceDecision]:
+    """Kept or changed, for each face of one frame (see ``face_intent``).
+
+    ``faces`` are in full-resolution pixels of a frame of ``size`` (H, W); ``original``, ``edited``
+    (aligned and drift-compensated) ``[h, w, 3]`` and ``change`` ``[h, w]`` are the pipeline's
+    analysis-size arrays, with the frame's ``low`` and ``high`` levels.
+    """
+    s = change.shape[1] / size[1]
+    return [face_intent.decide(face_intent.face_evidence(face_ellipse(f.scaled(s)), original, edited, change, low, high))
+            for f in faces]
+
+
+def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDecision], all_faces: torch.Tensor,
+                 change: np.ndarray, high: float, padding: float = DEFAULT_PADDING,
+                 softness: float = DEFAULT_SOFTNESS) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(guard, take)`` of one frame from its faces' decisions.
+
+    ``guard`` ``[H, W]``: the soft mask of the kept faces, with the changed part of a partly covered
+    face cut out; ``all_faces`` (every face's mask, as ``face_masks`` made it) when every face was
+    kept whole. ``take`` ``[H, W]`` (0/1) or None: the changed faces, which join the edit whole.
+    """
+    if all(d.kept and not d.partial for d in decisions):
+        return all_faces, None
+    h, w = all_faces.shape
+    kept = [f for f, d in zip(faces, decisions) if d.kept]
+    guard = face_mask(kept, h, w, padding, softness, all_faces.device)
+    s = change.shape[1] / w
+    for f, d in zip(faces, decisions):
+        if not d.partial:
+            continue
+        found = face_intent.covered_part(face_ellipse(f.scaled(s)), change, high, 1.0 + padding + softness)
+        if found is None:
+            continue
+        (y0, y1, x0, x1), part = found
+        small = np.zeros(change.shape, np.float32)
+        small[y0:y1, x0:x1] = part
+        box = (max(0, int(y0 / s)), min(h, int(math.ceil(y1 / s)) + 1),
+               max(0, int(x0 / s)), min(w, int(math.ceil(x1 / s)) + 1))
+        cover = upscale_crop(torch.from_numpy(small)[None, None].to(guard.device), (h, w), box)[0, ..., 0]
+        guard[box[0]:box[1], box[2]:box[3]] *= 1 - cover.clamp(0, 1)
+    changed = [f for f, d in zip(faces, decisions) if not d.kept]
+    take = None
+    if changed:
+        take = (face_mask(changed, h, w, padding, 0.0, all_faces.device) > 0.5).float()
+    return guard, take
 
 
 def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,

@@ -24,6 +24,7 @@ from .feather import feather, snap
 from .preview import heatmap_at
 from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
+from .face_intent import resolve_mode
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
@@ -66,6 +67,17 @@ EDGE_RADIUS = 0.004
 
 
 NO_MOTION = Motion(IDENTITY.copy(), 0, 0.0)
+
+
+@dataclass
+class FrameEvidence:
+    """What the difference stage knows about one frame when it asks for the guard: the analysis
+    copies of the original and of the aligned, drift-compensated edit (``[1, 3, h, w]``), the
+    difference map ``[h, w]`` (numpy) and the levels. Face intent judges each face on these."""
+    original: torch.Tensor
+    edited: torch.Tensor
+    change: np.ndarray
+    levels: Levels
 
 
 @dataclass
@@ -151,9 +163,10 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     return result, (_cat([s[0] for s in small]), _cat([s[1] for s in small]))
 
 
-def _frame_of(masks, i: int) -> torch.Tensor:
-    """Frame ``i`` ``[1, H, W]`` of ``masks``, or of what ``masks()`` returns when it is a function."""
-    return (masks() if callable(masks) else masks)[i:i + 1]
+def _frame_of(masks, i: int, evidence=None) -> torch.Tensor:
+    """Frame ``i`` ``[1, H, W]`` of ``masks``; when ``masks`` is a function, what it returns for
+    ``(i, evidence)`` (``auto``'s face intent: which faces to guard depends on what the frame shows)."""
+    return masks(i, evidence) if callable(masks) else masks[i:i + 1]
 
 
 def _warp_small(ea: torch.Tensor, oa: torch.Tensor, matrix: np.ndarray, size) -> torch.Tensor:
@@ -222,8 +235,8 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
 
 def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, guard=None):
     """Binary mask, heat-map, levels and drift-compensated copy of one frame. ``guard`` (optional)
-    is a function returning the frame's ``[1, H, W]`` guard, called only once it is needed (the
-    face detection of ``auto`` may still be running until then)."""
+    is a function of the frame's ``FrameEvidence`` returning its ``[1, H, W]`` guard, called only
+    once it is needed (the face detection of ``auto`` may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
     d = difference_map(oa, ec, opts.space)
@@ -231,7 +244,7 @@ def _frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts: MaskOptions, gua
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
     if guard is not None:
-        guard = guard()
+        guard = guard(FrameEvidence(oa, ec, dn, lv))
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, _radius(GROW_REACH, ah, aw)))
@@ -360,21 +373,27 @@ class AutoResult:
     def describe(self) -> str:
         faces = self.face_info.get("faces_per_frame", [])
         det = self.face_info.get("detector", "none")
-        return self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
+        text = self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
+        if self.face_info.get("summary"):
+            text += "\n" + self.face_info["summary"]
+        return text
 
 
 def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | None = None,
-         feather_opts: FeatherOptions | None = None, faces: bool = True, face_detector: str = "auto",
+         feather_opts: FeatherOptions | None = None, faces: bool | str = "auto", face_detector: str = "auto",
          model_dirs=(), protect: torch.Tensor | None = None, method: str = "alpha", harmonize: bool = True,
          progress=None, chunk: int = CHUNK_FRAMES) -> AutoResult:
     """The whole default pipeline: face guard -> difference -> feather -> composite.
 
     Faces are found first (on the original), so the difference stage can keep the editor's face
     drift from joining the edit through the neck; the same faces are removed from the mask and
-    kept out of the feathered edge. Long batches (video) run ``chunk`` frames at a time, so the
+    kept out of the feathered edge. ``faces`` is a mode of ``face_intent.FACE_MODES``: ``auto``
+    protects only the faces the edit kept (a face the edit changed joins the edit whole),
+    ``always`` every face, ``never`` none (True/False: auto/never). Long batches (video) run ``chunk`` frames at a time, so the
     working memory stays that of a few frames whatever the batch length.
     """
     o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
+    faces = resolve_mode(faces)
     if protect is not None:
         o, protect = mask_for(o, protect, "protect")
         e = expand_batch(e, o.shape[0])
@@ -383,7 +402,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
         return _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method,
                             harmonize, progress)
     out: dict[str, torch.Tensor] = {}
-    levels, motions, counts, first_info = [], [], [], None
+    levels, motions, counts, decisions, first_info = [], [], [], [], None
     for start in range(0, total, chunk):
         sl = slice(start, min(start + chunk, total))
         sub = None if progress is None else (lambda done, _n, s0=start: progress(s0 + done, total))
@@ -399,25 +418,28 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
         levels += r.diff.levels
         motions += r.diff.motions
         counts += r.face_info["faces_per_frame"]
+        decisions += r.face_info.get("decisions", [])
         first_info = first_info or r.face_info
         del r, parts
-    info = {"faces_per_frame": counts, "detector": first_info["detector"], "message": first_info.get("message", "")}
+    info = {"faces_per_frame": counts, "detector": first_info["detector"], "message": first_info.get("message", ""),
+            "decisions": decisions, "summary": _face_summary(faces, decisions)}
     diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], levels, motions)
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
                  progress) -> AutoResult:
-    """``auto`` on one chunk of already validated, equally sized frames."""
+    """``auto`` on one chunk of already validated, equally sized frames (``faces``: a face mode)."""
     from .faces import DETECT_MAX_SIDE, face_masks
 
+    detect = faces != "never"
     with ThreadPoolExecutor(1) as pool:
         # faces are found on the original while the first frame is aligned (both are mostly
         # OpenCV work that releases the GIL); the difference stage waits for them when it needs them
         # the halvings both reduced copies of the original start with are made once (a 6 MP
         # photo is then read once, not twice, by the two threads)
-        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if faces else o
-        job = pool.submit(face_masks, o, face_detector, model_dirs, detect_copy=start) if faces else None
+        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if detect else o
+        job = pool.submit(face_masks, o, face_detector, model_dirs, detect_copy=start) if detect else None
         oa = analysis_copy(start)  # one reduced copy serves alignment, difference, feather and seam
 
         @functools.cache
@@ -425,20 +447,87 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
             if job is not None:
                 return job.result()
             return new_like(o, o.shape[:3], zeros=True), {"faces_per_frame": [0] * o.shape[0],
-                                                          "detector": "off", "message": ""}
+                                                          "detector": "off", "message": "",
+                                                          "faces": [[] for _ in range(o.shape[0])]}
 
-        @functools.cache
-        def shield() -> torch.Tensor:
-            """What must stay original: the faces, and the protect mask when there is one."""
-            return found()[0] if protect is None else torch.maximum(found()[0], protect)
-
-        guard = shield if (faces or protect is not None) else None
+        intent = _FaceIntent(faces, found)
+        guard = None
+        if detect or protect is not None:
+            def guard(i: int, evidence: FrameEvidence) -> torch.Tensor:
+                """What must stay original in frame ``i``: its kept faces and the protect mask."""
+                g = intent.guard(i, evidence)[None]
+                return g if protect is None else torch.maximum(g, protect[i:i + 1])
         diff, (ea, ec) = _difference(o, e, mask_opts or MaskOptions(), guard, progress, oa)
-    face_mask, info = found()
+    face_mask, info = intent.finish(diff.mask)
+    shield = face_mask if protect is None else torch.maximum(face_mask, protect)
     soft = feather_mask(diff.mask, o, feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win; the soft mask is
     # cut in place unless the feather left the difference mask itself (feathering turned off)
-    soft = exclude_after(soft, shield() if guard is not None else None,
+    soft = exclude_after(soft, shield if guard is not None else None,
                          inplace=soft.untyped_storage().data_ptr() != diff.mask.untyped_storage().data_ptr())
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
+
+
+class _FaceIntent:
+    """The face-intent hook of ``auto`` (decisions in ``face_intent``, masks in ``faces``).
+
+    ``guard(i, evidence)`` gives frame ``i``'s faces to protect: in mode ``auto`` only the faces the
+    edit kept, judged on the difference stage's evidence; ``finish(mask)`` adds the faces the edit
+    changed to the difference mask (they are edit, whole) and returns the protected faces and the
+    info with each decision and the node's summary.
+    """
+
+    def __init__(self, mode: str, found):
+        self.mode, self.found = mode, found
+        self.guards: dict[int, torch.Tensor] = {}
+        self.takes: dict[int, torch.Tensor] = {}
+        self.decisions: dict[int, list] = {}
+
+    def guard(self, i: int, evidence: FrameEvidence) -> torch.Tensor:
+        from .faces import intent_masks, judge_faces
+
+        masks, info = self.found()
+        faces = info["faces"][i]
+        if self.mode != "auto" or not faces:
+            return masks[i]
+        lv = evidence.levels
+        size = tuple(masks.shape[1:3])
+        decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
+                                evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
+        found = masks[i]
+        g, take = intent_masks(faces, decisions, found, evidence.change, lv.high)
+        self.decisions[i] = decisions
+        if g is not found:
+            self.guards[i] = g
+        if take is not None:
+            self.takes[i] = take
+        return g
+
+    def finish(self, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        from .face_intent import FaceDecision
+
+        masks, info = self.found()
+        for i, take in self.takes.items():
+            torch.maximum(mask[i], take, out=mask[i])
+        if self.guards:  # some face was not kept whole: the protected faces differ from those found
+            masks = masks.clone()
+            for i, g in self.guards.items():
+                masks[i] = g
+        info = dict(info)
+        if self.mode == "auto":
+            per_frame = [self.decisions.get(i, [FaceDecision(True, "not judged")] * len(f))
+                         for i, f in enumerate(info["faces"])]
+            info["decisions"] = per_frame
+            info["faces_per_frame"] = [sum(d.kept for d in ds) for ds in per_frame]
+            info["summary"] = _face_summary(self.mode, per_frame)
+        return masks, info
+
+
+def _face_summary(mode: str, per_frame: list) -> str:
+    """The node's words on faces in mode ``auto``: "2 faces kept, 1 face edited: changed structure"."""
+    from .face_intent import summary
+
+    if mode != "auto":
+        return ""
+    return summary([d for ds in per_frame for d in ds])
