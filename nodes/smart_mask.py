@@ -1,6 +1,7 @@
 """Difference Mask and Smart Mask (auto): the nodes that find what the edit changed."""
 from __future__ import annotations
 
+from ..smartmask.face_intent import FACE_MODES, resolve_mode
 from ..smartmask.pipeline import FeatherOptions, MaskOptions, auto, difference_mask
 from ._comfy import face_model_dirs, progress, to_compute, to_output
 from ._ui import preview_ui
@@ -80,8 +81,12 @@ class SmartMaskAuto:
             "required": {
                 **PAIR_INPUTS,
                 "threshold": MASK_INPUTS["threshold"],
-                "protect_faces": ("BOOLEAN", {"default": True,
-                                              "tooltip": "Keep every detected face pixel-identical to the original."}),
+                "protect_faces": (list(FACE_MODES), {
+                    "default": "auto",
+                    "tooltip": "auto: keep the faces the edit only drifted pixel-identical to the original; a face the "
+                               "edit changed (a new face, a mask, a headset, another species) is taken from the edit "
+                               "whole. always: keep every detected face original. never: no face protection. "
+                               "(Workflows saved with the old on/off switch: on = auto, off = never.)"}),
                 "composite": (["alpha", "multiband"], {"default": "alpha",
                                                        "tooltip": "alpha: exact blend under the feathered mask. multiband: "
                                                                   "Laplacian-pyramid blend, hides colour seams over a wider band."}),
@@ -102,10 +107,19 @@ class SmartMaskAuto:
     CATEGORY = CATEGORY
     DESCRIPTION = "Fully automatic: keeps everything the edit was not meant to change, faces included."
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, protect_faces):
+        """Accepts the face modes and the old on/off value of ``protect_faces`` (saved workflows)."""
+        try:
+            resolve_mode(protect_faces)
+        except ValueError as e:
+            return str(e)
+        return True
+
     def run(self, original, edited, threshold, protect_faces, composite, protect=None):
         original, edited, protect = to_compute(original, edited, protect)
         res = auto(original, edited, MaskOptions(threshold=threshold), FeatherOptions(),
-                   faces=protect_faces, model_dirs=face_model_dirs(), protect=protect, method=composite,
+                   faces=resolve_mode(protect_faces), model_dirs=face_model_dirs(), protect=protect, method=composite,
                    progress=progress(original.shape[0]))
         ui = preview_ui("auto", res.describe(), original=original, result=res.image, mask=res.mask,
                         heatmap=res.diff.heatmap, faces=res.faces)

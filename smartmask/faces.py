@@ -228,20 +228,27 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
 
 
 def judge_faces(faces: Sequence[Face], size: tuple[int, int], original: np.ndarray, edited: np.ndarray,
-                change: np.ndarray, low: float, high: float) -> list[face_intent.FaceDecision]:
+                change: np.ndarray, low: float, high: float, padding: float = DEFAULT_PADDING,
+                softness: float = DEFAULT_SOFTNESS) -> list[face_intent.FaceDecision]:
     """Kept or changed, for each face of one frame (see ``face_intent``).
 
     ``faces`` are in full-resolution pixels of a frame of ``size`` (H, W); ``original``, ``edited``
     (aligned and drift-compensated) ``[h, w, 3]`` and ``change`` ``[h, w]`` are the pipeline's
-    analysis-size arrays, with the frame's ``low`` and ``high`` levels.
+    analysis-size arrays, with the frame's ``low`` and ``high`` levels. A kept face's covered part
+    is looked for as far as its guard reaches (``padding`` and ``softness`` as in ``face_mask``).
     """
     s = change.shape[1] / size[1]
-    return [face_intent.decide(face_intent.face_evidence(face_ellipse(f.scaled(s)), original, edited, change, low, high))
-            for f in faces]
+    decisions = []
+    for f in faces:
+        ellipse = face_ellipse(f.scaled(s))
+        d = face_intent.decide(face_intent.face_evidence(ellipse, original, edited, change, low, high))
+        # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
+        decisions.append(face_intent.with_cover(d, ellipse, change, high, 1.0 + padding + softness))
+    return decisions
 
 
 def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDecision], all_faces: torch.Tensor,
-                 change: np.ndarray, high: float, padding: float = DEFAULT_PADDING,
+                 change: np.ndarray, padding: float = DEFAULT_PADDING,
                  softness: float = DEFAULT_SOFTNESS) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(guard, take)`` of one frame from its faces' decisions.
 
@@ -249,19 +256,16 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
     face cut out; ``all_faces`` (every face's mask, as ``face_masks`` made it) when every face was
     kept whole. ``take`` ``[H, W]`` (0/1) or None: the changed faces, which join the edit whole.
     """
-    if all(d.kept and not d.partial for d in decisions):
+    if all(d.kept and d.cover is None for d in decisions):
         return all_faces, None
     h, w = all_faces.shape
     kept = [f for f, d in zip(faces, decisions) if d.kept]
     guard = face_mask(kept, h, w, padding, softness, all_faces.device)
     s = change.shape[1] / w
-    for f, d in zip(faces, decisions):
-        if not d.partial:
+    for d in decisions:
+        if not d.kept or d.cover is None:
             continue
-        found = face_intent.covered_part(face_ellipse(f.scaled(s)), change, high, 1.0 + padding + softness)
-        if found is None:
-            continue
-        (y0, y1, x0, x1), part = found
+        (y0, y1, x0, x1), part = d.cover
         small = np.zeros(change.shape, np.float32)
         small[y0:y1, x0:x1] = part
         box = (max(0, int(y0 / s)), min(h, int(math.ceil(y1 / s)) + 1),
@@ -278,29 +282,77 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
 def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
                 detector: str | LoadedDetector = "auto", model_dirs: Sequence[str | os.PathLike] = (),
                 padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS,
-                progress: Callable[[int, int], None] | None = None):
+                progress: Callable[[int, int], None] | None = None, edited: torch.Tensor | None = None,
+                mode: str = "always"):
     """Remove faces (and an optional protect mask) from an edit mask.
 
     ``image`` ``[B, H, W, 3]`` is the ORIGINAL image (faces are found where they were before the
     edit); ``mask`` and ``protect`` are ``[B, H, W]``; a batch of 1 broadcasts against N, and masks of
     another size are resized when the aspect ratio agrees. Returns ``(guarded, faces, info)``:
     ``guarded = mask * (1 - max(faces, protect))``, the soft faces mask, and
-    ``info = {"detector", "message", "faces_per_frame"}``. ``progress(done, total)`` is called after
-    each frame's detection. ``detector`` is a name from ``DETECTORS`` or an already loaded detector.
+    ``info = {"detector", "message", "faces_per_frame", "faces"}``. ``progress(done, total)`` is
+    called after each frame's detection. ``detector`` is a name from ``DETECTORS`` or an already
+    loaded detector.
+
+    ``mode`` (``face_intent.FACE_MODES``): ``always`` protects every face; ``never`` none (only
+    ``protect``); ``auto`` judges each face against ``edited`` (the edit of ``image``) and protects
+    only those the edit kept, adding those it changed to the mask (``info["summary"]`` says which).
+    Without ``edited`` nothing can be judged and ``auto`` protects every face.
     """
+    mode = face_intent.resolve_mode(mode)
     image = as_image(image, "image")
     mask = as_mask(mask, "mask")
     protect = as_mask(protect, "protect") if protect is not None else None
-    n = batch_size(image, mask, protect)
+    n = batch_size(image, mask, protect, None if edited is None or mode != "auto" else as_image(edited, "edited"))
     h, w = image.shape[1:3]
     device = image.device
     mask = match_mask(mask.to(device), h, w, "mask")
     if protect is not None:
         protect = match_mask(protect.to(device), h, w, "protect")
+    if mode == "never":
+        detector = "none"
     faces, info = face_masks(image, detector, model_dirs, padding, softness, progress)
     faces_n = expand_batch(faces, n)
+    mask = expand_batch(mask, n)
+    if mode == "auto" and edited is not None and any(info["faces"]):
+        faces_n, mask, info = _judge_batch(image, edited, faces_n, mask, info, padding, softness)
+    elif mode == "auto" and any(info["faces"]):
+        info["summary"] = "no edited image connected: every face protected (connect 'edited' to judge each face)"
     shield = faces_n if protect is None else torch.maximum(faces_n, expand_batch(protect, n))
-    guarded = expand_batch(mask, n) * (1 - shield)
-    if image.shape[0] == 1 and n > 1:
+    guarded = mask * (1 - shield)
+    if image.shape[0] == 1 and n > 1 and len(info["faces_per_frame"]) == 1:
         info["faces_per_frame"] = info["faces_per_frame"] * n
     return guarded.contiguous(), faces_n.contiguous(), info
+
+
+def _judge_batch(image: torch.Tensor, edited: torch.Tensor, faces: torch.Tensor, mask: torch.Tensor, info: dict,
+                 padding: float, softness: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Face intent for ``guard_faces``: the difference stage of the pipeline runs on the pair (with
+    its alignment, drift compensation and levels, so Face Guard judges faces exactly as Smart Mask
+    (auto) does), and each frame's faces are judged on its evidence."""
+    from .pipeline import MaskOptions, _difference, prepare_pair
+
+    o, e = prepare_pair(image, edited)
+    evidence: dict = {}
+
+    def record(i, ev):  # a guard that guards nothing: the difference stage hands over its evidence
+        evidence[i] = ev
+        return torch.zeros((1,) + tuple(o.shape[1:3]), device=o.device)
+
+    _difference(o, e, MaskOptions(), record, None, keep_small=False)
+    faces = faces.clone() if faces.shape[0] == o.shape[0] else expand_batch(faces, o.shape[0]).clone()
+    mask = expand_batch(mask, o.shape[0]).clone()
+    found = info["faces"] * o.shape[0] if len(info["faces"]) == 1 else info["faces"]
+    decisions = []
+    for i, ev in sorted(evidence.items()):
+        arrays = (ev.original[0].permute(1, 2, 0).cpu().numpy(), ev.edited[0].permute(1, 2, 0).cpu().numpy())
+        ds = judge_faces(found[i], tuple(o.shape[1:3]), *arrays, ev.change, ev.levels.low, ev.levels.high,
+                         padding, softness)
+        g, take = intent_masks(found[i], ds, faces[i], ev.change, padding, softness)
+        faces[i] = g
+        if take is not None:
+            torch.maximum(mask[i], take, out=mask[i])
+        decisions.append(ds)
+    info = dict(info, decisions=decisions, faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
+                summary=face_intent.summary([d for ds in decisions for d in ds]))
+    return faces, mask, info

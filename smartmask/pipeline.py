@@ -496,7 +496,7 @@ class _FaceIntent:
         decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
                                 evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
         found = masks[i]
-        g, take = intent_masks(faces, decisions, found, evidence.change, lv.high)
+        g, take = intent_masks(faces, decisions, found, evidence.change)
         self.decisions[i] = decisions
         if g is not found:
             self.guards[i] = g
