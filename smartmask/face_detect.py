@@ -135,7 +135,8 @@ class _Detector:
     """
     name = "?"
     rotated_score = 1.0
-    mirror = True   # also search the mirror image (see ``_mirrored``)
+    mirror = True           # also search the mirror image (see ``_mirrored``)
+    mirror_border = 0.0     # border around the mirror pass's copy, fraction of its long side
 
     def __init__(self, rotations: bool = True):
         self.rotations = rotations
@@ -168,24 +169,41 @@ class _Detector:
         return [face.scaled(f) for face in faces] if f != 1.0 else faces
 
     def _mirrored(self, img: np.ndarray) -> list[Face]:
-        """Faces found on the mirror image, mapped back, each with its landmarks in the usual order.
+        """Faces found on a mirrored copy with a border, mapped back, landmarks in the usual order.
 
-        Detectors answer a mirrored face with other scores, and a face in profile, half hidden
-        (by a helmet, a visor, hair) or turned away is often found only one way round. A mirror
-        image is as natural a photo as the original, so the detector's own score threshold holds
-        (unlike on the turned copies); faces are added only where no face was found. MTCNN skips
-        faces under twice its minimum size here, as on the turned copies (a third of the cost).
+        Detectors answer a mirrored face with other scores, and a face in profile, half hidden (by
+        a helmet, a visor, hair) or turned away is often found only one way round. For MTCNN the
+        copy also gets a border of repeated edge pixels (``mirror_border`` of its long side): a face
+        cut by the frame edge then has room around it, as MTCNN's windows never reach past the
+        frame (YuNet's do: it finds such faces without one). A
+        mirror image is as natural a photo as the original, so the detector's own score threshold
+        holds (unlike on the turned copies); faces are added only where no face was found.
+
+        The pass runs on a copy of at most ``MIRROR_MAX_SIDE`` pixels (a quarter of the upright
+        pass's pixels at 1024): the faces it exists for (a close-up cut by the frame, a head in
+        profile) are large, and the pass then adds a few percent to the pipeline's time, not ten.
+        MTCNN also skips faces under twice its minimum size here, as on the turned copies.
         """
-        w = img.shape[1]
+        small, f = _downscale(img, MIRROR_MAX_SIDE)
+        h, w = small.shape[:2]
+        p = int(round(self.mirror_border * max(h, w)))
+        copy = cv2.copyMakeBorder(np.ascontiguousarray(small[:, ::-1]), p, p, p, p, cv2.BORDER_REPLICATE)
         found = []
-        for face in self._detect(np.ascontiguousarray(img[:, ::-1]), rotated=True):
+        for face in self._detect(copy, rotated=True):
             x0, y0, x1, y1 = face.box
+            if x1 <= p or y1 <= p or x0 >= w + p or y0 >= h + p:
+                continue                                    # a "face" in the border alone
             lms = None
             if face.landmarks is not None:
-                p = [(w - 1 - x, y) for x, y in face.landmarks]
-                lms = (p[1], p[0], p[2], p[4], p[3])   # the subject's right eye is image-left again
-            found.append(Face((w - 1 - x1, y0, w - 1 - x0, y1), lms, face.score))
+                q = [(w - 1 - (x - p), y - p) for x, y in face.landmarks]
+                lms = (q[1], q[0], q[2], q[4], q[3])        # the subject's right eye is image-left again
+            face = Face((w - 1 - (x1 - p), y0 - p, w - 1 - (x0 - p), y1 - p), lms, face.score)
+            found.append(face.scaled(f) if f != 1.0 else face)
         return found
+
+
+# Long side of the mirror pass's copy (before its border).
+MIRROR_MAX_SIDE = 512
 
 
 # MTCNN marks the mouth corners lower on the face than YuNet: over 69 faces found by both (60 LFW
@@ -508,6 +526,7 @@ class MTCNNDetector(_Detector):
     """
     name = "mtcnn"
     rotated_score = 0.98
+    mirror_border = 0.125
     _cache: dict[str, tuple] = {}
     _lock = threading.Lock()
 
