@@ -261,3 +261,8 @@ def summary(decisions: Sequence[FaceDecision]) -> str:
         reasons = sorted({d.reason for d in edited})
         parts.append(count(len(edited), "edited") + ": " + ", ".join(reasons))
     return ", ".join(parts)
+
+
+def face_summary(mode: str, per_frame: Sequence[Sequence[FaceDecision]]) -> str:
+    """``summary`` of every frame's decisions in mode ``auto``; nothing to say in the other modes."""
+    return summary([d for ds in per_frame for d in ds]) if mode == "auto" else ""

@@ -31,7 +31,7 @@ from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, dete
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
 __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
-           "face_ellipse", "face_mask", "guard_faces", "judge_faces", "intent_masks", "DEFAULT_PADDING",
+           "face_ellipse", "face_mask", "guard_faces", "judge_faces", "intent_masks", "FaceIntent", "DEFAULT_PADDING",
            "DEFAULT_SOFTNESS"]
 
 DEFAULT_PADDING = 0.1
@@ -356,3 +356,56 @@ def _judge_batch(image: torch.Tensor, edited: torch.Tensor, faces: torch.Tensor,
     info = dict(info, decisions=decisions, faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
                 summary=face_intent.summary([d for ds in decisions for d in ds]))
     return faces, mask, info
+
+
+class FaceIntent:
+    """The face-intent hook of ``pipeline.auto`` (decisions in ``face_intent``, masks here).
+
+    ``guard(i, evidence)`` gives frame ``i``'s faces to protect: in mode ``auto`` only the faces the
+    edit kept, judged on the difference stage's evidence; ``finish(mask)`` adds the faces the edit
+    changed to the difference mask (they are edit, whole) and returns the protected faces and the
+    info with each decision and the node's summary.
+    """
+
+    def __init__(self, mode: str, found):
+        self.mode, self.found = mode, found
+        self.guards: dict[int, torch.Tensor] = {}
+        self.takes: dict[int, torch.Tensor] = {}
+        self.decisions: dict[int, list] = {}
+
+    def guard(self, i: int, evidence) -> torch.Tensor:
+        """Frame ``i``'s faces to protect ``[H, W]``; ``evidence`` is the difference stage's
+        ``pipeline.FrameEvidence`` of that frame."""
+        masks, info = self.found()
+        faces = info["faces"][i]
+        if self.mode != "auto" or not faces:
+            return masks[i]
+        lv = evidence.levels
+        size = tuple(masks.shape[1:3])
+        decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
+                                evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
+        found = masks[i]
+        g, take = intent_masks(faces, decisions, found, evidence.change)
+        self.decisions[i] = decisions
+        if g is not found:
+            self.guards[i] = g
+        if take is not None:
+            self.takes[i] = take
+        return g
+
+    def finish(self, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        masks, info = self.found()
+        for i, take in self.takes.items():
+            torch.maximum(mask[i], take, out=mask[i])
+        if self.guards:  # some face was not kept whole: the protected faces differ from those found
+            masks = masks.clone()
+            for i, g in self.guards.items():
+                masks[i] = g
+        info = dict(info)
+        if self.mode == "auto":
+            per_frame = [self.decisions.get(i, [face_intent.FaceDecision(True, "not judged")] * len(f))
+                         for i, f in enumerate(info["faces"])]
+            info["decisions"] = per_frame
+            info["faces_per_frame"] = [sum(d.kept for d in ds) for ds in per_frame]
+            info["summary"] = face_intent.face_summary(self.mode, per_frame)
+        return masks, info

@@ -20,11 +20,11 @@ from .align import IDENTITY, MatchCopy, Motion, estimate_motion, gray_u8, rescal
 from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy, compensate_drift, difference_map
+from .face_intent import face_summary, resolve_mode
 from .feather import feather, snap
 from .preview import heatmap_at
 from .tensors import (as_image, as_mask, batch_size, binarize, copy_around_box, expand_batch, mask_for, match_size,
                       new_like, nonzero_box)
-from .face_intent import resolve_mode
 from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 
@@ -389,8 +389,9 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
     drift from joining the edit through the neck; the same faces are removed from the mask and
     kept out of the feathered edge. ``faces`` is a mode of ``face_intent.FACE_MODES``: ``auto``
     protects only the faces the edit kept (a face the edit changed joins the edit whole),
-    ``always`` every face, ``never`` none (True/False: auto/never). Long batches (video) run ``chunk`` frames at a time, so the
-    working memory stays that of a few frames whatever the batch length.
+    ``always`` every face, ``never`` none (True/False: auto/never). Long batches (video) run
+    ``chunk`` frames at a time, so the working memory stays that of a few frames whatever the
+    batch length.
     """
     o, e = prepare_pair(original, edited, (mask_opts or MaskOptions()).resize)
     faces = resolve_mode(faces)
@@ -422,7 +423,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
         first_info = first_info or r.face_info
         del r, parts
     info = {"faces_per_frame": counts, "detector": first_info["detector"], "message": first_info.get("message", ""),
-            "decisions": decisions, "summary": _face_summary(faces, decisions)}
+            "decisions": decisions, "summary": face_summary(faces, decisions)}
     diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], levels, motions)
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
@@ -430,7 +431,7 @@ def auto(original: torch.Tensor, edited: torch.Tensor, mask_opts: MaskOptions | 
 def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs, protect, method, harmonize,
                  progress) -> AutoResult:
     """``auto`` on one chunk of already validated, equally sized frames (``faces``: a face mode)."""
-    from .faces import DETECT_MAX_SIDE, face_masks
+    from .faces import DETECT_MAX_SIDE, FaceIntent, face_masks
 
     detect = faces != "never"
     with ThreadPoolExecutor(1) as pool:
@@ -450,7 +451,7 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
                                                           "detector": "off", "message": "",
                                                           "faces": [[] for _ in range(o.shape[0])]}
 
-        intent = _FaceIntent(faces, found)
+        intent = FaceIntent(faces, found)  # the face-intent hook: which faces stay guarded
         guard = None
         if detect or protect is not None:
             def guard(i: int, evidence: FrameEvidence) -> torch.Tensor:
@@ -467,67 +468,3 @@ def _auto_frames(o, e, mask_opts, feather_opts, faces, face_detector, model_dirs
                          inplace=soft.untyped_storage().data_ptr() != diff.mask.untyped_storage().data_ptr())
     image = composite(o, diff.aligned, soft, method, harmonize=harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
-
-
-class _FaceIntent:
-    """The face-intent hook of ``auto`` (decisions in ``face_intent``, masks in ``faces``).
-
-    ``guard(i, evidence)`` gives frame ``i``'s faces to protect: in mode ``auto`` only the faces the
-    edit kept, judged on the difference stage's evidence; ``finish(mask)`` adds the faces the edit
-    changed to the difference mask (they are edit, whole) and returns the protected faces and the
-    info with each decision and the node's summary.
-    """
-
-    def __init__(self, mode: str, found):
-        self.mode, self.found = mode, found
-        self.guards: dict[int, torch.Tensor] = {}
-        self.takes: dict[int, torch.Tensor] = {}
-        self.decisions: dict[int, list] = {}
-
-    def guard(self, i: int, evidence: FrameEvidence) -> torch.Tensor:
-        from .faces import intent_masks, judge_faces
-
-        masks, info = self.found()
-        faces = info["faces"][i]
-        if self.mode != "auto" or not faces:
-            return masks[i]
-        lv = evidence.levels
-        size = tuple(masks.shape[1:3])
-        decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
-                                evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
-        found = masks[i]
-        g, take = intent_masks(faces, decisions, found, evidence.change)
-        self.decisions[i] = decisions
-        if g is not found:
-            self.guards[i] = g
-        if take is not None:
-            self.takes[i] = take
-        return g
-
-    def finish(self, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        from .face_intent import FaceDecision
-
-        masks, info = self.found()
-        for i, take in self.takes.items():
-            torch.maximum(mask[i], take, out=mask[i])
-        if self.guards:  # some face was not kept whole: the protected faces differ from those found
-            masks = masks.clone()
-            for i, g in self.guards.items():
-                masks[i] = g
-        info = dict(info)
-        if self.mode == "auto":
-            per_frame = [self.decisions.get(i, [FaceDecision(True, "not judged")] * len(f))
-                         for i, f in enumerate(info["faces"])]
-            info["decisions"] = per_frame
-            info["faces_per_frame"] = [sum(d.kept for d in ds) for ds in per_frame]
-            info["summary"] = _face_summary(self.mode, per_frame)
-        return masks, info
-
-
-def _face_summary(mode: str, per_frame: list) -> str:
-    """The node's words on faces in mode ``auto``: "2 faces kept, 1 face edited: changed structure"."""
-    from .face_intent import summary
-
-    if mode != "auto":
-        return ""
-    return summary([d for ds in per_frame for d in ds])

@@ -149,7 +149,7 @@ def test_cover_needs_a_real_part_of_the_face():
     change[20:45, :] = 30.0                                  # a helmet down to the eyes: 40 % of the face
     helmet = FI.with_cover(kept, ellipse, change, high=6.0)
     assert helmet.partial and helmet.cover is not None
-    (y0, y1, x0, x1), part = helmet.cover
+    (y0, _, x0, _), part = helmet.cover
     assert part[30 - y0, 50 - x0] and not part[65 - y0, 50 - x0]   # forehead covered, mouth not
     sliver = np.zeros_like(change)
     sliver[20:27, :] = 30.0                                  # an edit that only meets the face's top
