@@ -386,16 +386,35 @@ class YuNetNet:
     STRIDES = (8, 16, 32)
     PAD = 32  # the input is padded (zeros, right and bottom) to a multiple of the largest stride
 
+    # Networks kept per input size: cv2.dnn re-plans a network for every new input shape, which
+    # costs as much as a small pass, so the upright and the mirror pass (two sizes, every frame)
+    # each keep their own; the least recently used beyond this many sizes are dropped.
+    MAX_SIZES = 4
+
     def __init__(self, model_path: str):
-        self.net = cv2.dnn.readNetFromONNX(model_path)
+        self.model_path = model_path
+        self.net = cv2.dnn.readNetFromONNX(model_path)   # loaded now: a bad file fails here
+        self._by_size: OrderedDict[tuple[int, int], cv2.dnn.Net] = OrderedDict()
         self.names = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in self.STRIDES]
+
+    def _net_for(self, size: tuple[int, int]):
+        """The network for inputs of ``size`` (the first size gets the network loaded at start)."""
+        if size in self._by_size:
+            self._by_size.move_to_end(size)
+            return self._by_size[size]
+        net = self.net if not self._by_size else cv2.dnn.readNetFromONNX(self.model_path)
+        self._by_size[size] = net
+        while len(self._by_size) > self.MAX_SIZES:
+            self._by_size.popitem(last=False)
+        return net
 
     def detect(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
         ph, pw = -(-h // self.PAD) * self.PAD, -(-w // self.PAD) * self.PAD
         padded = cv2.copyMakeBorder(bgr, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=0)
-        self.net.setInput(cv2.dnn.blobFromImage(padded))
-        outs = dict(zip(self.names, self.net.forward(self.names)))
+        net = self._net_for((ph, pw))
+        net.setInput(cv2.dnn.blobFromImage(padded))
+        outs = dict(zip(self.names, net.forward(self.names)))
         faces = np.concatenate([self._decode(outs, s, pw // s) for s in self.STRIDES])
         if len(faces) <= 1:
             return faces
