@@ -195,6 +195,15 @@ def test_visor_over_the_eyes_is_taken_from_the_edit(astronaut, pairs):
     assert out[band].mean() < 45, "the visor was cut out of the result"
 
 
+def test_face_behind_a_visor_that_the_edit_kept_is_protected(astronaut):
+    """The original already wears the visor (no eyes to see): the edit only drifts it, so it is kept."""
+    original = _visor(astronaut)
+    res = _run(original, _drift(_garment_edit(original), 3))
+    decisions = res.face_info["decisions"][0]
+    assert len(decisions) == 1 and decisions[0].kept and not decisions[0].partial, decisions
+    assert np.array_equal(_u8(res.image)[FACE_CORE], original[FACE_CORE])
+
+
 def test_never_protects_nothing_and_always_everything(astronaut, pairs):
     never = _run(astronaut, pairs["kept"], faces=False)
     assert never.face_info["detector"] == "off" and float(never.faces.sum()) == 0.0
