@@ -259,7 +259,7 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
     if all(d.kept and d.cover is None for d in decisions):
         return all_faces, None
     h, w = all_faces.shape
-    kept = [f for f, d in zip(faces, decisions) if d.kept]
+    kept = [f for f, d in zip(faces, decisions, strict=True) if d.kept]
     guard = face_mask(kept, h, w, padding, softness, all_faces.device)
     s = change.shape[1] / w
     for d in decisions:
@@ -272,7 +272,7 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
                max(0, int(x0 / s)), min(w, int(math.ceil(x1 / s)) + 1))
         cover = upscale_crop(torch.from_numpy(small)[None, None].to(guard.device), (h, w), box)[0, ..., 0]
         guard[box[0]:box[1], box[2]:box[3]] *= 1 - cover.clamp(0, 1)
-    changed = [f for f, d in zip(faces, decisions) if not d.kept]
+    changed = [f for f, d in zip(faces, decisions, strict=True) if not d.kept]
     take = None
     if changed:
         take = (face_mask(changed, h, w, padding, 0.0, all_faces.device) > 0.5).float()
