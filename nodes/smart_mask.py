@@ -1,6 +1,7 @@
 """Smart Mask (auto): the whole pipeline in one node, after your edit node."""
 from __future__ import annotations
 
+from ..smartmask.face_intent import FACE_MODES, resolve_mode
 from ..smartmask.pipeline import AutoOptions, MaskOptions, auto
 from ._comfy import face_model_dirs, progress, to_compute, to_output
 from ._frontend_previews import preview_ui
@@ -16,8 +17,12 @@ class SmartMaskAuto:
             "required": {
                 **PAIR_INPUTS,
                 "threshold": MASK_INPUTS["threshold"],
-                "protect_faces": ("BOOLEAN", {"default": True,
-                                              "tooltip": "Keep every detected face pixel-identical to the original."}),
+                "protect_faces": (list(FACE_MODES), {
+                    "default": "auto",
+                    "tooltip": "auto: keep the faces the edit only drifted pixel-identical to the original; a face the "
+                               "edit changed (a new face, a mask, a headset, another species) is taken from the edit "
+                               "whole. always: keep every detected face original. never: no face protection. "
+                               "(Workflows saved with the old on/off switch: on = auto, off = never.)"}),
                 "composite": (["alpha", "multiband"], {"default": "alpha",
                                                        "tooltip": "alpha: exact blend under the feathered mask. multiband: "
                                                                   "Laplacian-pyramid blend, hides colour seams over a wider band."}),
@@ -39,13 +44,22 @@ class SmartMaskAuto:
     CATEGORY = CATEGORY
     DESCRIPTION = "Fully automatic: keeps everything the edit was not meant to change, faces included."
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, protect_faces):
+        """Accepts the face modes and the old on/off value of ``protect_faces`` (saved workflows)."""
+        try:
+            resolve_mode(protect_faces)
+        except ValueError as e:
+            return str(e)
+        return True
+
     def run(self, original, edited, threshold, protect_faces, composite, protect=None):
         original, edited, protect = to_compute(original, edited, protect)
-        opts = AutoOptions(MaskOptions(threshold=threshold), faces=protect_faces, model_dirs=face_model_dirs(),
+        opts = AutoOptions(MaskOptions(threshold=threshold), faces=resolve_mode(protect_faces), model_dirs=face_model_dirs(),
                            method=composite)
         res = auto(original, edited, opts, protect=protect, progress=progress(original.shape[0]))
         text = res.describe()
-        if protect_faces and res.face_info.get("message"):  # which face detector, and why
+        if res.face_info.get("message"):  # which face detector, and why
             text += "\n" + res.face_info["message"]
         ui = preview_ui("auto", text, original=original, result=res.image, mask=res.mask,
                         heatmap=res.diff.heatmap, faces=res.faces)

@@ -98,6 +98,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-align", action="store_true", help="do not undo a global shift/scale of the edited image")
     g = p.add_argument_group("face guard")
     g.add_argument("--no-faces", action="store_true", help="do not protect faces")
+    g.add_argument("--faces", choices=("auto", "always", "never"), default="auto",
+                   help="auto: protect only the faces the edit kept (a changed face is taken from the edit); "
+                        "always: every face; never: none (as --no-faces)")
     g.add_argument("--face-detector", choices=DETECTORS, default="auto",
                    help="auto: YuNet when its model file is in a --model-dir (or can be downloaded once), else the "
                         "offline MTCNN; yunet / mtcnn: that one; none: no face detection")
@@ -133,7 +136,7 @@ def options_from(a) -> dict:
                               min_region=a.min_region, fill_holes=not a.no_fill_holes, cleanup=a.cleanup,
                               align=not a.no_align),
         feather_opts=FeatherOptions(grow=a.grow, feather=a.feather, close=a.close, edge_aware=not a.no_edge_aware),
-        faces=not a.no_faces, face_detector=a.face_detector,
+        faces="never" if a.no_faces else a.faces, face_detector=a.face_detector,
         model_dirs=a.model_dir if a.model_dir else default_model_dirs(), method=a.method,
         harmonize=not a.no_harmonize,
     )

@@ -10,6 +10,7 @@ areas cut out. Everything but the last step runs at the analysis size.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from .global_edit import coverage_reason, relight_reason
 from .visualize import heatmap_at
 from .seams import drop_gradual_pieces, image_edges
 from .tensors import binarize, nonzero_box
-from .threshold import auto_levels, hysteresis, manual_levels
+from .threshold import Levels, auto_levels, hysteresis, manual_levels
 
 # How far (fraction of the diagonal) weak evidence may extend a strongly changed region.
 GROW_REACH = 0.015
@@ -31,6 +32,18 @@ OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
 # Near a guarded area (a face), within this fraction of the area's own radius, a change must be this
 # many times stronger to count: editors drift faces, and the drift runs down the neck.
 NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR = 0.6, 2.0
+
+
+@dataclass
+class FrameEvidence:
+    """What the difference stage knows about one frame when it asks for the guard: the analysis
+    copies of the original and of the aligned, drift-compensated edit (``[1, 3, h, w]``), the
+    change map ``[h, w]`` (numpy; re-rendered texture discounted) and the levels. Face intent
+    (``faces.FaceIntent``) judges each face on these."""
+    original: torch.Tensor
+    edited: torch.Tensor
+    change: np.ndarray
+    levels: Levels
 
 
 def radius(frac: float, h: int, w: int) -> int:
@@ -43,9 +56,9 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
     analysis copy of one frame, and why the edit is global ('' when it is not: see ``global_edit``).
 
     ``oa``/``ea``: the analysis copies ``[1, 3, h, w]`` (the edit's in the original's frame);
-    ``opts``: ``pipeline.MaskOptions``. ``guard`` (optional) is a function returning
-    the frame's ``[1, H, W]`` guard, called only once it is needed (the face detection of ``auto``
-    may still be running until then)."""
+    ``opts``: ``pipeline.MaskOptions``. ``guard`` (optional) is a function of the frame's
+    ``FrameEvidence`` returning its ``[1, H, W]`` guard, called only once it is needed (the face
+    detection of ``auto`` may still be running until then)."""
     h, w = size
     ec = compensate_drift(oa, ea)
     a, b = compared_copies(oa, ec, opts.space)
@@ -54,7 +67,7 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
     dn = d[0, 0].float().cpu().numpy()
     ah, aw = dn.shape
     if guard is not None:
-        guard = guard()
+        guard = guard(FrameEvidence(oa, ec, dn, lv))
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, radius(GROW_REACH, ah, aw)))

@@ -135,6 +135,8 @@ class _Detector:
     """
     name = "?"
     rotated_score = 1.0
+    mirror = True           # also search the mirror image (see ``_mirrored``)
+    mirror_border = 0.0     # border around the mirror pass's copy, fraction of its long side
 
     def __init__(self, rotations: bool = True):
         self.rotations = rotations
@@ -162,7 +164,46 @@ class _Detector:
                 if not any(k != kk and _overlaps(face, g) for g, kk in kept):
                     kept.append((face, k))
             faces = [face for face, _ in kept]
+        if self.mirror:
+            faces = faces + [face for face in self._mirrored(small) if not any(_overlaps(face, g) for g in faces)]
         return [face.scaled(f) for face in faces] if f != 1.0 else faces
+
+    def _mirrored(self, img: np.ndarray) -> list[Face]:
+        """Faces found on a mirrored copy with a border, mapped back, landmarks in the usual order.
+
+        Detectors answer a mirrored face with other scores, and a face in profile, half hidden (by
+        a helmet, a visor, hair) or turned away is often found only one way round. For MTCNN the
+        copy also gets a border of repeated edge pixels (``mirror_border`` of its long side): a face
+        cut by the frame edge then has room around it, as MTCNN's windows never reach past the
+        frame (YuNet's do: it finds such faces without one). A
+        mirror image is as natural a photo as the original, so the detector's own score threshold
+        holds (unlike on the turned copies); faces are added only where no face was found.
+
+        The pass runs on a copy of at most ``MIRROR_MAX_SIDE`` pixels (a quarter of the upright
+        pass's pixels at 1024): the faces it exists for (a close-up cut by the frame, a head in
+        profile) are large, and the pass then adds a few percent to the pipeline's time, not ten.
+        MTCNN also skips faces under twice its minimum size here, as on the turned copies.
+        """
+        small, f = _downscale(img, MIRROR_MAX_SIDE)
+        h, w = small.shape[:2]
+        p = int(round(self.mirror_border * max(h, w)))
+        copy = cv2.copyMakeBorder(np.ascontiguousarray(small[:, ::-1]), p, p, p, p, cv2.BORDER_REPLICATE)
+        found = []
+        for face in self._detect(copy, rotated=True):
+            x0, y0, x1, y1 = face.box
+            if x1 <= p or y1 <= p or x0 >= w + p or y0 >= h + p:
+                continue                                    # a "face" in the border alone
+            lms = None
+            if face.landmarks is not None:
+                q = [(w - 1 - (x - p), y - p) for x, y in face.landmarks]
+                lms = (q[1], q[0], q[2], q[4], q[3])        # the subject's right eye is image-left again
+            face = Face((w - 1 - (x1 - p), y0 - p, w - 1 - (x0 - p), y1 - p), lms, face.score)
+            found.append(face.scaled(f) if f != 1.0 else face)
+        return found
+
+
+# Long side of the mirror pass's copy (before its border).
+MIRROR_MAX_SIDE = 512
 
 
 # MTCNN marks the mouth corners lower on the face than YuNet: over 69 faces found by both (60 LFW
@@ -419,16 +460,35 @@ class YuNetNet:
     STRIDES = (8, 16, 32)
     PAD = 32  # the input is padded (zeros, right and bottom) to a multiple of the largest stride
 
+    # Networks kept per input size: cv2.dnn re-plans a network for every new input shape, which
+    # costs as much as a small pass, so the upright and the mirror pass (two sizes, every frame)
+    # each keep their own; the least recently used beyond this many sizes are dropped.
+    MAX_SIZES = 4
+
     def __init__(self, model_path: str):
-        self.net = cv2.dnn.readNetFromONNX(model_path)
+        self.model_path = model_path
+        self.net = cv2.dnn.readNetFromONNX(model_path)   # loaded now: a bad file fails here
+        self._by_size: OrderedDict[tuple[int, int], cv2.dnn.Net] = OrderedDict()
         self.names = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in self.STRIDES]
+
+    def _net_for(self, size: tuple[int, int]):
+        """The network for inputs of ``size`` (the first size gets the network loaded at start)."""
+        if size in self._by_size:
+            self._by_size.move_to_end(size)
+            return self._by_size[size]
+        net = self.net if not self._by_size else cv2.dnn.readNetFromONNX(self.model_path)
+        self._by_size[size] = net
+        while len(self._by_size) > self.MAX_SIZES:
+            self._by_size.popitem(last=False)
+        return net
 
     def detect(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
         ph, pw = -(-h // self.PAD) * self.PAD, -(-w // self.PAD) * self.PAD
         padded = cv2.copyMakeBorder(bgr, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=0)
-        self.net.setInput(cv2.dnn.blobFromImage(padded))
-        outs = dict(zip(self.names, self.net.forward(self.names)))
+        net = self._net_for((ph, pw))
+        net.setInput(cv2.dnn.blobFromImage(padded))
+        outs = dict(zip(self.names, net.forward(self.names)))
         faces = np.concatenate([self._decode(outs, s, pw // s) for s in self.STRIDES])
         if len(faces) <= 1:
             return faces
@@ -559,6 +619,7 @@ class MTCNNDetector(_Detector):
     """
     name = "mtcnn"
     rotated_score = 0.98
+    mirror_border = 0.125
     _cache: dict[str, tuple] = {}
     _lock = threading.Lock()
 

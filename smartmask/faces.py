@@ -24,14 +24,16 @@ import cv2
 import numpy as np
 import torch
 
-from .blur import downscale, fit_size, shrink_hwc
+from . import face_intent
+from .blur import downscale, fit_size, shrink_hwc, upscale_crop
 from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
                           load_detector, offline)
 from .interrupt import checkpoint
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
 __all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
-           "face_ellipse", "face_mask", "guard_faces", "DEFAULT_PADDING", "DEFAULT_SOFTNESS"]
+           "face_ellipse", "face_mask", "guard_faces", "judge_faces", "intent_masks", "FaceIntent", "DEFAULT_PADDING",
+           "DEFAULT_SOFTNESS"]
 
 DEFAULT_PADDING = 0.1
 DEFAULT_SOFTNESS = 0.15
@@ -187,7 +189,8 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
 
     ``detect_copy`` (optional) is an area-reduced copy of ``image`` with the same aspect ratio and a
     long side of at least ``DETECT_MAX_SIDE``, which the caller already has: faces are then found on
-    it, and the full-resolution frames are not read again.
+    it, and the full-resolution frames are not read again. ``info["faces"]`` lists each frame's
+    faces (full-resolution pixels), which ``judge_faces`` weighs against the edit.
     """
     image = as_image(image, "image")
     h, w = image.shape[1:3]
@@ -196,12 +199,14 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     frames = image.shape[0]
     faces = new_like(image, (frames, h, w), zeros=True)  # on the CPU, pages no face touches cost nothing
     counts: list[int] = []
+    per_frame: list[list[Face]] = []
     prev_u8: np.ndarray | None = None
     prev_faces: list[Face] = []
     if det.name == "none":
         if progress is not None:
             progress(frames, frames)
-        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames}
+        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames,
+                       "faces": [[] for _ in range(frames)]}
     for i in range(frames):
         checkpoint("faces")
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
@@ -218,37 +223,191 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
             face_mask(found, h, w, padding, softness, image.device, out=faces[i])
         prev_u8, prev_faces = u8, found
         counts.append(len(found))
+        per_frame.append(found)
         if progress is not None:
             progress(i + 1, frames)
-    return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts}
+    return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts, "faces": per_frame}
+
+
+def judge_faces(faces: Sequence[Face], size: tuple[int, int], original: np.ndarray, edited: np.ndarray,
+                change: np.ndarray, low: float, high: float, padding: float = DEFAULT_PADDING,
+                softness: float = DEFAULT_SOFTNESS) -> list[face_intent.FaceDecision]:
+    """Kept or changed, for each face of one frame (see ``face_intent``).
+
+    ``faces`` are in full-resolution pixels of a frame of ``size`` (H, W); ``original``, ``edited``
+    (aligned and drift-compensated) ``[h, w, 3]`` and ``change`` ``[h, w]`` are the pipeline's
+    analysis-size arrays, with the frame's ``low`` and ``high`` levels. A kept face's covered part
+    is looked for as far as its guard reaches (``padding`` and ``softness`` as in ``face_mask``).
+    """
+    s = change.shape[1] / size[1]
+    decisions = []
+    for f in faces:
+        ellipse = face_ellipse(f.scaled(s))
+        d = face_intent.decide(face_intent.face_evidence(ellipse, original, edited, change, low, high))
+        # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
+        decisions.append(face_intent.with_cover(d, ellipse, change, high, 1.0 + padding + softness))
+    return decisions
+
+
+def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDecision], all_faces: torch.Tensor,
+                 change: np.ndarray, padding: float = DEFAULT_PADDING,
+                 softness: float = DEFAULT_SOFTNESS) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(guard, take)`` of one frame from its faces' decisions.
+
+    ``guard`` ``[H, W]``: the soft mask of the kept faces, with the changed part of a partly covered
+    face cut out; ``all_faces`` (every face's mask, as ``face_masks`` made it) when every face was
+    kept whole. ``take`` ``[H, W]`` (0/1) or None: the changed faces, which join the edit whole.
+    """
+    if all(d.kept and d.cover is None for d in decisions):
+        return all_faces, None
+    h, w = all_faces.shape
+    kept = [f for f, d in zip(faces, decisions, strict=True) if d.kept]
+    guard = face_mask(kept, h, w, padding, softness, all_faces.device)
+    s = change.shape[1] / w
+    for d in decisions:
+        if not d.kept or d.cover is None:
+            continue
+        (y0, y1, x0, x1), part = d.cover
+        small = np.zeros(change.shape, np.float32)
+        small[y0:y1, x0:x1] = part
+        box = (max(0, int(y0 / s)), min(h, int(math.ceil(y1 / s)) + 1),
+               max(0, int(x0 / s)), min(w, int(math.ceil(x1 / s)) + 1))
+        cover = upscale_crop(torch.from_numpy(small)[None, None].to(guard.device), (h, w), box)[0, ..., 0]
+        guard[box[0]:box[1], box[2]:box[3]] *= 1 - cover.clamp(0, 1)
+    changed = [f for f, d in zip(faces, decisions, strict=True) if not d.kept]
+    take = None
+    if changed:
+        take = (face_mask(changed, h, w, padding, 0.0, all_faces.device) > 0.5).float()
+    return guard, take
 
 
 def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
                 detector: str | LoadedDetector = "auto", model_dirs: Sequence[str | os.PathLike] = (),
                 padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS,
-                progress: Callable[[int, int], None] | None = None):
+                progress: Callable[[int, int], None] | None = None, edited: torch.Tensor | None = None,
+                mode: str = "always"):
     """Remove faces (and an optional protect mask) from an edit mask.
 
     ``image`` ``[B, H, W, 3]`` is the ORIGINAL image (faces are found where they were before the
     edit); ``mask`` and ``protect`` are ``[B, H, W]``; a batch of 1 broadcasts against N, and masks of
     another size are resized when the aspect ratio agrees. Returns ``(guarded, faces, info)``:
     ``guarded = mask * (1 - max(faces, protect))``, the soft faces mask, and
-    ``info = {"detector", "message", "faces_per_frame"}``. ``progress(done, total)`` is called after
-    each frame's detection. ``detector`` is a name from ``DETECTORS`` or an already loaded detector.
+    ``info = {"detector", "message", "faces_per_frame", "faces"}``. ``progress(done, total)`` is
+    called after each frame's detection. ``detector`` is a name from ``DETECTORS`` or an already
+    loaded detector.
+
+    ``mode`` (``face_intent.FACE_MODES``): ``always`` protects every face; ``never`` none (only
+    ``protect``); ``auto`` judges each face against ``edited`` (the edit of ``image``) and protects
+    only those the edit kept, adding those it changed to the mask (``info["summary"]`` says which).
+    Without ``edited`` nothing can be judged and ``auto`` protects every face.
     """
+    mode = face_intent.resolve_mode(mode)
     image = as_image(image, "image")
     mask = as_mask(mask, "mask")
     protect = as_mask(protect, "protect") if protect is not None else None
-    n = batch_size(image, mask, protect)
+    n = batch_size(image, mask, protect, None if edited is None or mode != "auto" else as_image(edited, "edited"))
     h, w = image.shape[1:3]
     device = image.device
     mask = match_mask(mask.to(device), h, w, "mask")
     if protect is not None:
         protect = match_mask(protect.to(device), h, w, "protect")
+    if mode == "never":
+        detector = "none"
     faces, info = face_masks(image, detector, model_dirs, padding, softness, progress)
     faces_n = expand_batch(faces, n)
+    mask = expand_batch(mask, n)
+    if mode == "auto" and edited is not None and any(info["faces"]):
+        faces_n, mask, info = _judge_batch(image, edited, faces_n, mask, info, padding, softness)
+    elif mode == "auto" and any(info["faces"]):
+        info["summary"] = "no edited image connected: every face protected (connect 'edited' to judge each face)"
     shield = faces_n if protect is None else torch.maximum(faces_n, expand_batch(protect, n))
-    guarded = expand_batch(mask, n) * (1 - shield)
-    if image.shape[0] == 1 and n > 1:
+    guarded = mask * (1 - shield)
+    if image.shape[0] == 1 and n > 1 and len(info["faces_per_frame"]) == 1:
         info["faces_per_frame"] = info["faces_per_frame"] * n
     return guarded.contiguous(), faces_n.contiguous(), info
+
+
+def _judge_batch(image: torch.Tensor, edited: torch.Tensor, faces: torch.Tensor, mask: torch.Tensor, info: dict,
+                 padding: float, softness: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Face intent for ``guard_faces``: the difference stage of the pipeline runs on the pair (with
+    its alignment, drift compensation and levels, so Face Guard judges faces exactly as Smart Mask
+    (auto) does), and each frame's faces are judged on its evidence."""
+    from .pipeline import MaskOptions, _difference, prepare_pair
+
+    o, e = prepare_pair(image, edited)
+    evidence: dict = {}
+
+    def record(i, ev):  # a guard that guards nothing: the difference stage hands over its evidence
+        evidence[i] = ev
+        return torch.zeros((1,) + tuple(o.shape[1:3]), device=o.device)
+
+    _difference(o, e, MaskOptions(), record, None)
+    faces = faces.clone() if faces.shape[0] == o.shape[0] else expand_batch(faces, o.shape[0]).clone()
+    mask = expand_batch(mask, o.shape[0]).clone()
+    found = info["faces"] * o.shape[0] if len(info["faces"]) == 1 else info["faces"]
+    decisions = []
+    for i, ev in sorted(evidence.items()):
+        arrays = (ev.original[0].permute(1, 2, 0).cpu().numpy(), ev.edited[0].permute(1, 2, 0).cpu().numpy())
+        ds = judge_faces(found[i], tuple(o.shape[1:3]), *arrays, ev.change, ev.levels.low, ev.levels.high,
+                         padding, softness)
+        g, take = intent_masks(found[i], ds, faces[i], ev.change, padding, softness)
+        faces[i] = g
+        if take is not None:
+            torch.maximum(mask[i], take, out=mask[i])
+        decisions.append(ds)
+    info = dict(info, decisions=decisions, faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
+                summary=face_intent.summary([d for ds in decisions for d in ds]))
+    return faces, mask, info
+
+
+class FaceIntent:
+    """The face-intent hook of ``pipeline.auto`` (decisions in ``face_intent``, masks here).
+
+    ``guard(i, evidence)`` gives frame ``i``'s faces to protect: in mode ``auto`` only the faces the
+    edit kept, judged on the difference stage's evidence; ``finish(mask)`` adds the faces the edit
+    changed to the difference mask (they are edit, whole) and returns the protected faces and the
+    info with each decision and the node's summary.
+    """
+
+    def __init__(self, mode: str, found):
+        self.mode, self.found = mode, found
+        self.guards: dict[int, torch.Tensor] = {}
+        self.takes: dict[int, torch.Tensor] = {}
+        self.decisions: dict[int, list] = {}
+
+    def guard(self, i: int, evidence) -> torch.Tensor:
+        """Frame ``i``'s faces to protect ``[H, W]``; ``evidence`` is the difference stage's
+        ``edit_mask.FrameEvidence`` of that frame."""
+        masks, info = self.found()
+        faces = info["faces"][i]
+        if self.mode != "auto" or not faces:
+            return masks[i]
+        lv = evidence.levels
+        size = tuple(masks.shape[1:3])
+        decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
+                                evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
+        found = masks[i]
+        g, take = intent_masks(faces, decisions, found, evidence.change)
+        self.decisions[i] = decisions
+        if g is not found:
+            self.guards[i] = g
+        if take is not None:
+            self.takes[i] = take
+        return g
+
+    def finish(self, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        masks, info = self.found()
+        for i, take in self.takes.items():
+            torch.maximum(mask[i], take, out=mask[i])
+        if self.guards:  # some face was not kept whole: the protected faces differ from those found
+            masks = masks.clone()
+            for i, g in self.guards.items():
+                masks[i] = g
+        info = dict(info)
+        if self.mode == "auto":
+            per_frame = [self.decisions.get(i, [face_intent.FaceDecision(True, "not judged")] * len(f))
+                         for i, f in enumerate(info["faces"])]
+            info["decisions"] = per_frame
+            info["faces_per_frame"] = [sum(d.kept for d in ds) for ds in per_frame]
+            info["summary"] = face_intent.face_summary(self.mode, per_frame)
+        return masks, info

@@ -19,6 +19,7 @@ from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy
 from .edit_mask import cut_out, frame_mask
+from .face_intent import face_summary, resolve_mode
 from .feather import feather, snap
 from .interrupt import checkpoint
 from .tensors import (as_image, as_mask, batch_size, copy_around_box, expand_batch, mask_for, match_size, new_like,
@@ -93,7 +94,7 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     if guard is not None:
         o, guard = mask_for(o, guard, "guard")
         e = expand_batch(e, o.shape[0])
-    return _difference(o, e, opts, None if guard is None else (lambda: guard), progress)[0]
+    return _difference(o, e, opts, None if guard is None else (lambda i, _evidence: guard[i:i + 1]), progress)[0]
 
 
 def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, progress,
@@ -101,14 +102,15 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     """``difference_mask`` on validated frames; also returns the analysis copies of the aligned edit
     and of its drift-compensated version, which the later stages of ``auto`` reuse (``small_o``:
     the original's analysis copy, when the caller has it). ``guard`` (optional) is a function
-    returning the ``[B, H, W]`` guard: ``auto``'s waits for the face detection, which then runs
-    while the first frame is aligned and compared.
+    ``(i, evidence)`` returning frame ``i``'s ``[1, H, W]`` guard, given the difference stage's
+    ``edit_mask.FrameEvidence`` of that frame: ``auto``'s waits for the face detection, which then
+    runs while the first frame is aligned and compared, and keeps only the faces the edit kept.
     """
     size = o.shape[1:3]
 
     def analyse(i, oa, ea):
         checkpoint("difference")
-        frame_guard = None if guard is None else (lambda: guard()[i:i + 1])
+        frame_guard = None if guard is None else (lambda evidence: guard(i, evidence))
         return (*frame_mask(oa, ea, size, opts, frame_guard), ea)
 
     frames, motions, aligned = schedule.each_frame(o, e, opts.align, small_o, analyse, progress)
@@ -220,7 +222,10 @@ class AutoResult:
     def describe(self) -> str:
         faces = self.face_info.get("faces_per_frame", [])
         det = self.face_info.get("detector", "none")
-        return self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
+        text = self.diff.describe() + f"\nfaces protected: {sum(faces)} (detector: {det})"
+        if self.face_info.get("summary"):
+            text += "\n" + self.face_info["summary"]
+        return text
 
 
 @dataclass
@@ -228,7 +233,8 @@ class AutoOptions:
     """Everything ``auto`` can be told; every default is the automatic behaviour."""
     mask_opts: MaskOptions = field(default_factory=MaskOptions)
     feather_opts: FeatherOptions = field(default_factory=FeatherOptions)
-    faces: bool = True              # find faces on the original and keep them original
+    faces: bool | str = "auto"      # face mode (face_intent.FACE_MODES): "auto" keeps the faces the edit
+                                    # kept, "always" every face, "never" none (True/False: auto/never)
     face_detector: str = "auto"     # "auto", "yunet", "mtcnn" or "none"
     model_dirs: tuple = ()          # folders searched for the face model files
     method: str = "alpha"           # composite: "alpha" or "multiband"
@@ -241,13 +247,16 @@ def auto(original: torch.Tensor, edited: torch.Tensor, options: AutoOptions | No
     """The whole default pipeline: face guard -> difference -> feather -> composite.
 
     ``options`` bundles the settings; ``overrides`` replace single fields of it by name
-    (``auto(o, e, faces=False)``). ``protect`` (optional ``[B, H, W]``) marks extra areas to keep
-    original. Long batches (video) run ``options.chunk`` frames at a time, so the working memory
+    (``auto(o, e, faces="always")``). Faces are found first (on the original), so the difference
+    stage can keep the editor's face drift from joining the edit through the neck; in face mode
+    ``auto`` a face the edit changed (replaced, covered, another species) joins the edit whole
+    instead. ``protect`` (optional ``[B, H, W]``) marks extra areas to keep original. Long batches (video) run ``options.chunk`` frames at a time, so the working memory
     stays that of a few frames whatever the batch length.
     """
     if options is not None and not isinstance(options, AutoOptions):
         raise TypeError(f"auto: options must be an AutoOptions, got {type(options).__name__}")
     opts = dataclasses.replace(options or AutoOptions(), **overrides)
+    opts = dataclasses.replace(opts, faces=resolve_mode(opts.faces))
     o, e = prepare_pair(original, edited, opts.mask_opts.resize)
     if protect is not None:
         o, protect = mask_for(o, protect, "protect")
@@ -257,10 +266,10 @@ def auto(original: torch.Tensor, edited: torch.Tensor, options: AutoOptions | No
         return _auto_frames(o, e, opts, protect, progress)
     parts = schedule.in_chunks(total, opts.chunk, lambda sl, sub: _auto_frames(
         o[sl], e[sl], opts, None if protect is None else protect[sl], sub), progress)
-    return _joined(parts, total)
+    return _joined(parts, total, opts.faces)
 
 
-def _joined(parts: list[AutoResult], total: int) -> AutoResult:
+def _joined(parts: list[AutoResult], total: int, face_mode: str) -> AutoResult:
     """One ``AutoResult`` from the chunks' results (each output written into one batch tensor)."""
     out: dict[str, torch.Tensor] = {}
     frames = 0
@@ -271,8 +280,10 @@ def _joined(parts: list[AutoResult], total: int) -> AutoResult:
             schedule.stack_into(out, k, t, sl, total)
         frames = sl.stop
     first = parts[0].face_info
+    decisions = [d for r in parts for d in r.face_info.get("decisions", [])]
     info = {"faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
-            "detector": first["detector"], "message": first.get("message", "")}
+            "detector": first["detector"], "message": first.get("message", ""),
+            "decisions": decisions, "summary": face_summary(face_mode, decisions)}
     diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], [lv for r in parts for lv in r.diff.levels],
                       [m for r in parts for m in r.diff.motions], [g for r in parts for g in r.diff.global_edit])
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
@@ -282,27 +293,37 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
     """``auto`` on one chunk of already validated, equally sized frames: the stage order.
 
     1. faces are found on the original, in a worker thread while the first frame is aligned;
-    2. the difference stage finds the edit (it waits for the faces only when it needs them);
-    3. the mask is feathered, and the faces (and ``protect``) cut out of the soft mask;
+    2. the difference stage finds the edit (it waits for the faces only when it needs them, and
+       then keeps, in face mode ``auto``, only the faces the edit kept: ``faces.FaceIntent``);
+    3. the faces the edit changed join the mask whole; the mask is feathered, and the kept faces
+       (and ``protect``) cut out of the soft mask;
     4. the edit is composited into the original under it.
     """
-    from .faces import DETECT_MAX_SIDE, face_masks
+    from .faces import DETECT_MAX_SIDE, FaceIntent, face_masks
 
-    guarded = opts.faces or protect is not None
+    detect = opts.faces != "never"
+    guarded = detect or protect is not None
     with ThreadPoolExecutor(1) as pool:
         # the halvings both reduced copies of the original start with are made once (a 6 MP
         # photo is then read once, not twice, by the two threads)
-        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if opts.faces else o
-        job = pool.submit(face_masks, o, opts.face_detector, opts.model_dirs, detect_copy=start) if opts.faces else None
+        start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if detect else o
+        job = pool.submit(face_masks, o, opts.face_detector, opts.model_dirs, detect_copy=start) if detect else None
         oa = analysis_copy(start)  # one reduced copy serves alignment, difference, feather and seam
-        shield = _Shield(o, job, protect)
-        diff, (ea, ec) = _difference(o, e, opts.mask_opts, shield.mask if guarded else None, progress, oa)
-        face_mask, info = shield.faces()
+        intent = FaceIntent(opts.faces, _FoundFaces(o, job).get)  # which faces stay guarded
+
+        def guard(i: int, evidence) -> torch.Tensor:
+            """What must stay original in frame ``i``: its kept faces and the protect mask."""
+            g = intent.guard(i, evidence)[None]
+            return g if protect is None else torch.maximum(g, protect[i:i + 1])
+
+        diff, (ea, ec) = _difference(o, e, opts.mask_opts, guard if guarded else None, progress, oa)
+    face_mask, info = intent.finish(diff.mask)
+    shield = face_mask if protect is None else torch.maximum(face_mask, protect)
     checkpoint("feather")
     soft = feather_mask(diff.mask, o, opts.feather_opts, guide_small=oa)
     # the feather may spread back over a protected area: faces (and protect) win, except in frames
     # whose edit is global (returned whole). feather_mask always returns a new tensor: cut in place
-    soft = exclude_after(soft, _outside_global(shield.mask(), diff.global_edit) if guarded else None, inplace=True)
+    soft = exclude_after(soft, _outside_global(shield, diff.global_edit) if guarded else None, inplace=True)
     # a global edit is returned as the editor made it: nothing of the original is kept, so there is
     # no frame to align it to
     edit = diff.aligned if not any(diff.global_edit) else torch.cat(
@@ -323,24 +344,18 @@ def _outside_global(guard: torch.Tensor, global_edit: list[str]) -> torch.Tensor
     return guard
 
 
-class _Shield:
-    """What must stay original: the faces (found by ``job``, when faces are on) and ``protect``,
-    each computed once, when first asked for."""
+class _FoundFaces:
+    """The faces found on the original (by ``job``, when faces are on; none otherwise), waited for
+    once, when first asked for."""
 
-    def __init__(self, o: torch.Tensor, job, protect: torch.Tensor | None):
-        self._o, self._job, self._protect = o, job, protect
-        self._faces = self._mask = None
+    def __init__(self, o: torch.Tensor, job):
+        self._o, self._job, self._found = o, job, None
 
-    def faces(self) -> tuple[torch.Tensor, dict]:
-        if self._faces is None:
+    def get(self) -> tuple[torch.Tensor, dict]:
+        if self._found is None:
             o = self._o
-            self._faces = self._job.result() if self._job is not None else (
+            self._found = self._job.result() if self._job is not None else (
                 new_like(o, o.shape[:3], zeros=True),
-                {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": ""})
-        return self._faces
-
-    def mask(self) -> torch.Tensor:
-        if self._mask is None:
-            faces = self.faces()[0]
-            self._mask = faces if self._protect is None else torch.maximum(faces, self._protect)
-        return self._mask
+                {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": "",
+                 "faces": [[] for _ in range(o.shape[0])]})
+        return self._found

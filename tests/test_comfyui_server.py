@@ -258,6 +258,82 @@ def test_face_guard_finds_the_face_with_yunet(comfy):
     assert int(found.group(1)) == 1 and found.group(2) == "yunet", f"expected one face found by YuNet: {text!r}"
 
 
+# ---------------------------------------------------------------------------------- face intent
+@pytest.fixture(scope="module")
+def face_pairs(comfy):
+    """The synthetic pairs of ``test_face_intent`` (astronaut, same drift and garment edit; the face
+    kept or replaced by a cat's), uploaded: names of the original and of each edit."""
+    from skimage import data
+    from test_face_intent import _cat_face, _drift, _garment_edit
+
+    original = data.astronaut()
+    edited = _garment_edit(original)
+    names = {"original": comfy.upload_image(original, "face_original.png"),
+             "kept": comfy.upload_image(_drift(edited, 1), "face_kept.png"),
+             "replaced": comfy.upload_image(_drift(_cat_face(edited), 1), "face_replaced.png")}
+    return original, names
+
+
+def _auto_prompt(info: dict, original: str, edited: str, protect_faces) -> dict:
+    """Original + edit -> Smart Mask (auto) -> its image and its aligned edit, both saved."""
+    return {
+        "1": node(info, "LoadImage", image=original),
+        "2": node(info, "LoadImage", image=edited),
+        "3": node(info, "SmartMaskAuto", original=["1", 0], edited=["2", 0], protect_faces=protect_faces),
+        "4": node(info, "SaveImage", images=["3", 0], filename_prefix="face_intent"),
+        "5": node(info, "SaveImage", images=["3", 3], filename_prefix="face_intent_aligned"),
+    }
+
+
+def test_smart_mask_keeps_a_drifted_face_and_takes_a_replaced_one(comfy, face_pairs):
+    from test_face_intent import FACE_CORE
+
+    info = comfy.object_info()
+    original, names = face_pairs
+    entry = comfy.run(_auto_prompt(info, names["original"], names["kept"], "auto"), timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "face kept")
+    out = comfy.output_images(entry, "4")[0][..., :3]
+    assert np.array_equal(out[FACE_CORE], original[FACE_CORE]), "the face the edit kept is not the original"
+    text = " ".join(entry.get("outputs", {}).get("3", {}).get("text", []))
+    assert "1 face kept" in text, text
+
+    entry = comfy.run(_auto_prompt(info, names["original"], names["replaced"], "auto"), timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "face replaced")
+    out = comfy.output_images(entry, "4")[0][..., :3].astype(int)
+    aligned = comfy.output_images(entry, "5")[0][..., :3].astype(int)
+    core = (slice(FACE_CORE[0].start + 5, FACE_CORE[0].stop - 5), slice(FACE_CORE[1].start + 5, FACE_CORE[1].stop - 5))
+    assert np.abs(out[core] - aligned[core]).max() <= 2, "the new face is not taken from the edit"
+    assert np.abs(out[core] - original[core].astype(int)).mean() > 20, "the original face came back"
+    text = " ".join(entry.get("outputs", {}).get("3", {}).get("text", []))
+    assert "1 face edited" in text, text
+
+    # a workflow saved with the old on/off switch still runs: on protects faces the edit kept
+    entry = comfy.run(_auto_prompt(info, names["original"], names["kept"], True), timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "protect_faces = true")
+    assert np.array_equal(comfy.output_images(entry, "4")[0][..., :3][FACE_CORE], original[FACE_CORE])
+
+
+def test_face_guard_auto_mode_judges_faces_against_the_edit(comfy, face_pairs):
+    from test_face_intent import FACE_CORE
+
+    info = comfy.object_info()
+    original, names = face_pairs
+    for edit, kept in (("kept", True), ("replaced", False)):
+        prompt = {
+            "1": node(info, "LoadImage", image=names["original"]),
+            "2": node(info, "LoadImage", image=names[edit]),
+            "3": node(info, "SmartMaskFaceGuard", image=["1", 0], edited=["2", 0], mode="auto"),
+            "4": node(info, "MaskToImage", mask=["3", 1]),
+            "5": node(info, "SaveImage", images=["4", 0], filename_prefix="guard_faces"),
+        }
+        entry = comfy.run(prompt, timeout=300)
+        assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, f"face guard, face {edit}")
+        faces = comfy.output_images(entry, "5")[0][..., 0].astype(float) / 255.0
+        text = " ".join(entry.get("outputs", {}).get("3", {}).get("text", []))
+        assert (faces[FACE_CORE].min() > 0.99) == kept, (edit, text)
+        assert ("1 face kept" if kept else "1 face edited") in text, text
+
+
 # ---------------------------------------------------------------------------------- converter
 CHROMIUM = "/usr/bin/chromium"
 
