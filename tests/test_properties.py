@@ -197,7 +197,7 @@ def test_auto_keeps_the_original_where_its_mask_is_0_or_raises_the_packs_error(d
     faces = data.draw(st.booleans())
     before = _snapshot(o, e, protect)
     try:
-        res = auto(o, e, MaskOptions(threshold=data.draw(st.sampled_from([0.0, 0.0, 5.0]))), faces=faces,
+        res = auto(o, e, mask_opts=MaskOptions(threshold=data.draw(st.sampled_from([0.0, 0.0, 5.0]))), faces=faces,
                    face_detector="none", protect=protect, method=data.draw(st.sampled_from(["alpha", "multiband"])))
     except SmartMaskError as exc:
         event(f"SmartMaskError: {str(exc).split(':')[1].strip()[:40] if ':' in str(exc) else str(exc)[:40]}")
