@@ -3,6 +3,7 @@
 ComfyUI imports this file as a package; everything inside the pack is imported relatively,
 because ComfyUI has a top-level module named ``nodes`` of its own.
 """
+
 if __package__:
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 else:

@@ -15,6 +15,7 @@ bench scores face restoration over those boxes.
 
     python benchmarks/faces.py [--model-dir ../shared/models] [--cache ~/.cache/edit-bench] [--lfw]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,14 +41,28 @@ SKIMAGE_FACES = {
     "astronaut": [(170, 55, 275, 185)],
     "camera": [(195, 110, 262, 200)],
 }
-SKIMAGE_NO_FACES = ["coffee", "chelsea", "rocket", "stereo_motorcycle", "hubble_deep_field",
-                    "immunohistochemistry", "retina", "coins", "horse", "page", "brick", "grass", "gravel"]
+SKIMAGE_NO_FACES = [
+    "coffee",
+    "chelsea",
+    "rocket",
+    "stereo_motorcycle",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "coins",
+    "horse",
+    "page",
+    "brick",
+    "grass",
+    "gravel",
+]
 # Real faces the bench labels leave out (a thumbnail in the UI screenshot): neither hit nor false.
 UNLABELLED = {"image_qwen_image_2_1_image_edit": [(0.05, 0.5, 0.11, 0.58)]}
 
 
 def skimage_images():
     from skimage import data
+
     out = []
     for name, boxes in SKIMAGE_FACES.items():
         im = getattr(data, name)()
@@ -59,7 +74,9 @@ def skimage_images():
         if isinstance(im, tuple):
             im = im[0]
         if im.dtype != np.uint8:
-            im = (np.asarray(im, np.float32) / (1.0 if im.dtype == bool else max(float(im.max()), 1.0)) * 255).astype(np.uint8)
+            im = (np.asarray(im, np.float32) / (1.0 if im.dtype == bool else max(float(im.max()), 1.0)) * 255).astype(
+                np.uint8
+            )
         if im.ndim == 2:
             im = cv2.cvtColor(im, cv2.COLOR_GRAY2RGB)
         out.append((f"skimage/{name}", np.ascontiguousarray(im[..., :3]), [], []))
@@ -69,7 +86,7 @@ def skimage_images():
 def bench_images(cache: Path, labels: Path):
     out = []
     for case in sorted(glob.glob(str(cache / "cases" / "public" / "real_*"))):
-        name = os.path.basename(case)[len("real_"):]
+        name = os.path.basename(case)[len("real_") :]
         lab = labels / f"{name}.json"
         if not lab.is_file():
             continue
@@ -86,6 +103,7 @@ def bench_images(cache: Path, labels: Path):
 
 def lfw_images():
     from skimage import data
+
     crops = data.lfw_subset()
     out = []
     for i, c in enumerate(crops):
@@ -148,14 +166,18 @@ def run(detector, images, model_dirs, rotations, repeat, verbose):
         cov = coverage(dets, labels, *im.shape[:2]) if labels else []
         covs += cov
         if verbose or (hits < len(labels)) or false:
-            print(f"  {name:55s} faces {len(labels)} found {hits} false {len(false)} "
-                  f"{' '.join(f'{f.score:.2f}' for f in false)} cover {' '.join(f'{c:.2f}' for c in cov)}")
+            print(
+                f"  {name:55s} faces {len(labels)} found {hits} false {len(false)} "
+                f"{' '.join(f'{f.score:.2f}' for f in false)} cover {' '.join(f'{c:.2f}' for c in cov)}"
+            )
     ms = [t * 1000 for t, _ in times]
     ms400 = [t * 1000 for t, s in times if max(s[:2]) <= 420]
-    print(f"{det.name:6s} rotations={'on ' if rotations else 'off'} images {len(images)} faces {tot_faces}: "
-          f"found {tot_hits}/{tot_faces}, false {tot_false}, median {statistics.median(ms):.1f} ms/image"
-          + (f" ({statistics.median(ms400):.1f} ms on the {len(ms400)} images <= 420 px)" if ms400 else "")
-          + (f", mask covers {100 * statistics.mean(covs):.0f}% of labelled face boxes" if covs else ""))
+    print(
+        f"{det.name:6s} rotations={'on ' if rotations else 'off'} images {len(images)} faces {tot_faces}: "
+        f"found {tot_hits}/{tot_faces}, false {tot_false}, median {statistics.median(ms):.1f} ms/image"
+        + (f" ({statistics.median(ms400):.1f} ms on the {len(ms400)} images <= 420 px)" if ms400 else "")
+        + (f", mask covers {100 * statistics.mean(covs):.0f}% of labelled face boxes" if covs else "")
+    )
 
 
 def main():

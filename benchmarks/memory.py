@@ -13,6 +13,7 @@ the pipeline and the encoded result. A process that only imports the pipeline gi
 part; the rest is divided by the megapixels to show the cost per megapixel. Not a test: memory
 depends on the allocator and the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def make_pair(folder: Path, w: int, h: int) -> tuple[Path, Path]:
         img = cv2.imread(str(ROOT / "examples" / f"{name}.png"), cv2.IMREAD_COLOR)
         ih, iw = img.shape[:2]
         ch = min(ih, round(iw * h / w))
-        img = img[(ih - ch) // 2:(ih - ch) // 2 + ch]
+        img = img[(ih - ch) // 2 : (ih - ch) // 2 + ch]
         p = folder / f"{name}_{w}x{h}.png"
         cv2.imwrite(str(p), cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_PNG_COMPRESSION, 1])
         out.append(p)
@@ -70,13 +71,27 @@ def main() -> int:
         for size in a.sizes.split(","):
             w, h = (int(v) for v in size.lower().split("x"))
             o, e = make_pair(Path(tmp), w, h)
-            cmd = [py, "-m", "smartmask", "composite", str(o), str(e), "-o", str(Path(tmp) / "out.png"), "-q",
-                   "--device", "cpu"] + (["--model-dir", a.model_dir] if a.model_dir else [])
+            cmd = [
+                py,
+                "-m",
+                "smartmask",
+                "composite",
+                str(o),
+                str(e),
+                "-o",
+                str(Path(tmp) / "out.png"),
+                "-q",
+                "--device",
+                "cpu",
+            ] + (["--model-dir", a.model_dir] if a.model_dir else [])
             mb, secs, rc = peak_mb(cmd, env)
             mp = w * h / 1e6
             flag = "" if rc == 0 else f" (exit {rc})"
-            print(f"| {w}x{h} | {mp:.1f} | {mb / 1024:.2f} GB | {(mb - base) / 1024:.2f} GB | "
-                  f"{(mb - base) / mp:.0f} MB | {secs:.1f} s{flag} |", flush=True)
+            print(
+                f"| {w}x{h} | {mp:.1f} | {mb / 1024:.2f} GB | {(mb - base) / 1024:.2f} GB | "
+                f"{(mb - base) / mp:.0f} MB | {secs:.1f} s{flag} |",
+                flush=True,
+            )
     return 0
 
 

@@ -37,6 +37,7 @@ on CUDA ``torch.cuda.max_memory_allocated``.
 The last line is ``SPEEDUP_VS_SEED=<seed / auto> RATIO_TO_COMPOSITE=<auto / bare>`` for the
 2108x2788 CPU case.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,6 +67,7 @@ KEY_SIZE = (1, 2108, 2788)
 # --------------------------------------------------------------------------------------------
 # The seed reference algorithm (same as the evaluation's seed_ref.py, at its defaults)
 # --------------------------------------------------------------------------------------------
+
 
 def seed_mask(O, E, threshold=10.0, focus=True, min_region=0.03, erode=2, dilate=3, feather=30.0):
     """Soft mask in [0, 1] (float64, HxW) from the original O and edited E (uint8 or float 0..255)."""
@@ -101,14 +103,20 @@ def seed_composite(O, E):
 # Synthetic input pairs
 # --------------------------------------------------------------------------------------------
 
+
 def _hue_rotation(deg: float) -> np.ndarray:
     """3x3 RGB matrix rotating hue by ``deg`` about the grey axis (keeps luminance roughly)."""
     c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
     k = 1.0 / 3.0
     r = math.sqrt(k)
-    return np.array([[c + (1 - c) * k, k * (1 - c) - r * s, k * (1 - c) + r * s],
-                     [k * (1 - c) + r * s, c + k * (1 - c), k * (1 - c) - r * s],
-                     [k * (1 - c) - r * s, k * (1 - c) + r * s, c + k * (1 - c)]], np.float32)
+    return np.array(
+        [
+            [c + (1 - c) * k, k * (1 - c) - r * s, k * (1 - c) + r * s],
+            [k * (1 - c) + r * s, c + k * (1 - c), k * (1 - c) - r * s],
+            [k * (1 - c) - r * s, k * (1 - c) + r * s, c + k * (1 - c)],
+        ],
+        np.float32,
+    )
 
 
 def _suit_mask(src: np.ndarray) -> np.ndarray:
@@ -194,6 +202,7 @@ def make_pair(frames: int, w: int, h: int, seed: int = 0) -> tuple[np.ndarray, n
 # One case, in a child process
 # --------------------------------------------------------------------------------------------
 
+
 def _rss_kb(field: str) -> int | None:
     try:
         with open("/proc/self/status") as f:
@@ -244,7 +253,7 @@ class CudaPeak:
 
     def __exit__(self, *exc):
         self.torch.cuda.synchronize()
-        self.mb = max(0, self.torch.cuda.max_memory_allocated() - self.start) / 2 ** 20
+        self.mb = max(0, self.torch.cuda.max_memory_allocated() - self.start) / 2**20
 
 
 def _load(data: Path, name: str):
@@ -360,6 +369,7 @@ def run_child(args) -> None:
 # Driver
 # --------------------------------------------------------------------------------------------
 
+
 def parse_size(s: str) -> tuple[int, int, int]:
     parts = [int(p) for p in s.lower().split("x")]
     if len(parts) == 2:
@@ -398,8 +408,20 @@ def default_model_dirs() -> list[str]:
 
 
 def run_case(case, size, device, data: Path, repeats: int, model_dirs, timeout: float, budget: float):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--data", str(data),
-           "--device", device, "--repeats", str(repeats), "--budget", str(budget)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        case,
+        "--data",
+        str(data),
+        "--device",
+        device,
+        "--repeats",
+        str(repeats),
+        "--budget",
+        str(budget),
+    ]
     for d in model_dirs:
         cmd += ["--model-dir", d]
     env = dict(os.environ, SMARTMASK_OFFLINE="1")
@@ -421,18 +443,29 @@ def fmt_ms(s: float | None) -> str:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} only and fewer repeats")
     ap.add_argument("--device", default="all", help="cpu, cuda, or all (cpu, plus cuda when present; default)")
     ap.add_argument("--sizes", help=f"comma-separated WxH or NxWxH (default {FULL_SIZES})")
     ap.add_argument("--cases", help=f"comma-separated subset of {','.join(CASES)} (auto always runs first)")
-    ap.add_argument("--repeats", type=int, help="timed repeats per case (default 15 at 2108x2788, else 5 / 3 / 2 by size)")
-    ap.add_argument("--model-dir", action="append", default=None,
-                    help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: ../shared/models, ./models)")
+    ap.add_argument(
+        "--repeats", type=int, help="timed repeats per case (default 15 at 2108x2788, else 5 / 3 / 2 by size)"
+    )
+    ap.add_argument(
+        "--model-dir",
+        action="append",
+        default=None,
+        help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: ../shared/models, ./models)",
+    )
     ap.add_argument("--json", help="also write all results to this JSON file")
-    ap.add_argument("--budget", type=float, default=40,
-                    help="seconds of timed repeats per case (fewer repeats for slow cases; default 40)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=40,
+        help="seconds of timed repeats per case (fewer repeats for slow cases; default 40)",
+    )
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case before it is abandoned")
     # internal: one case in a child process
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -464,9 +497,11 @@ def main(argv=None) -> None:
         cases = [c for c in CASES if c in wanted or c == "auto"]
     model_dirs = args.model_dir if args.model_dir is not None else default_model_dirs()
 
-    print(f"# python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPU cores, "
-          f"torch threads {torch.get_num_threads()}"
-          + (f", CUDA: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no CUDA device"))
+    print(
+        f"# python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPU cores, "
+        f"torch threads {torch.get_num_threads()}"
+        + (f", CUDA: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no CUDA device")
+    )
     print(f"# face model folders: {', '.join(model_dirs) or 'none (MTCNN fallback)'}")
     print(f"# command: python benchmarks/speed.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     results = []
@@ -482,10 +517,12 @@ def main(argv=None) -> None:
             data.mkdir()
             np.save(data / "original.npy", O.astype(np.float32) / np.float32(255))
             np.save(data / "edited.npy", E.astype(np.float32) / np.float32(255))
-            input_mb = 2 * O.size * 4 / 2 ** 20
+            input_mb = 2 * O.size * 4 / 2**20
             del O, E
-            print(f"# {size_label(size)}: inputs {input_mb:.0f} MB (two float32 tensors), generated in {gen_s:.1f} s",
-                  flush=True)
+            print(
+                f"# {size_label(size)}: inputs {input_mb:.0f} MB (two float32 tensors), generated in {gen_s:.1f} s",
+                flush=True,
+            )
             reps = args.repeats if args.repeats is not None else repeats_for(size, args.quick)
             for device in devices:
                 for case in cases:
@@ -514,24 +551,33 @@ def main(argv=None) -> None:
         return None
 
     print()
-    print(f"{'size':>12} {'device':>6} {'case':>11} {'median ms':>10} {'min ms':>9} {'cpu ms':>9} {'ms/frame':>9} {'n':>3} {'peak MB':>8}")
+    print(
+        f"{'size':>12} {'device':>6} {'case':>11} {'median ms':>10} {'min ms':>9} {'cpu ms':>9} {'ms/frame':>9} {'n':>3} {'peak MB':>8}"
+    )
     for r in results:
         if "median_s" not in r:
             print(f"{r['size']:>12} {r['device']:>6} {r['case']:>11}  error: {r.get('error')}")
             continue
         per_frame = r["median_s"] / r["frames"]
         n = f"{len(r['times'])}{'*' if r.get('first_run_only') else ''}"
-        print(f"{r['size']:>12} {r['device']:>6} {r['case']:>11} {fmt_ms(r['median_s']):>10} {fmt_ms(r['min_s']):>9} "
-              f"{fmt_ms(r['cpu_s']):>9} {fmt_ms(per_frame):>9} {n:>3} {r['peak_mb']:>8.0f}")
+        print(
+            f"{r['size']:>12} {r['device']:>6} {r['case']:>11} {fmt_ms(r['median_s']):>10} {fmt_ms(r['min_s']):>9} "
+            f"{fmt_ms(r['cpu_s']):>9} {fmt_ms(per_frame):>9} {n:>3} {r['peak_mb']:>8.0f}"
+        )
     if any(r.get("first_run_only") for r in results):
         print("(* timed by the untimed-warm-up run alone: slower than --budget)")
-    print("(median/min: wall-clock; cpu: process CPU time summed over threads; peak: memory added on top of the inputs)")
+    print(
+        "(median/min: wall-clock; cpu: process CPU time summed over threads; peak: memory added on top of the inputs)"
+    )
     print()
     print(f"{'size':>12} {'device':>6} {'seed/auto':>10} {'auto/bare':>10}")
     for size in sizes:
         for device in devices:
-            a, s, b = get(size_label(size), device, "auto"), get(size_label(size), "cpu", "seed"), \
-                get(size_label(size), device, "bare")
+            a, s, b = (
+                get(size_label(size), device, "auto"),
+                get(size_label(size), "cpu", "seed"),
+                get(size_label(size), device, "bare"),
+            )
             sp = f"{s['median_s'] / a['median_s']:.2f}" if a and s else "-"
             rb = f"{a['median_s'] / b['median_s']:.1f}" if a and b else "-"
             print(f"{size_label(size):>12} {device:>6} {sp:>10} {rb:>10}")

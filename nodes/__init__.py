@@ -1,4 +1,5 @@
 """ComfyUI node classes. They only translate between ComfyUI and the ``smartmask`` core."""
+
 from ._comfy import install_interrupt_check
 from .composite import SmartMaskComposite
 from .difference_mask import SmartMaskDifference

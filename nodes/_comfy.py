@@ -4,6 +4,7 @@ ComfyUI is imported lazily and optionally, so the node modules also import (and 
 outside a running server; inside ComfyUI these give the compute device, the device outputs live
 on, the progress bar, interruption, and the models folder.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +20,7 @@ FACE_MODELS = "facedetection"
 def compute_device() -> torch.device:
     try:
         import comfy.model_management as mm
+
         return mm.get_torch_device()
     except ImportError:
         return torch.device("cpu")
@@ -27,6 +29,7 @@ def compute_device() -> torch.device:
 def output_device() -> torch.device:
     try:
         import comfy.model_management as mm
+
         return mm.intermediate_device()
     except ImportError:
         return torch.device("cpu")
@@ -53,6 +56,7 @@ def progress(total: int):
     """A callback ``(done, total)`` that drives ComfyUI's progress bar and honours Cancel."""
     try:
         from comfy.utils import ProgressBar
+
         bar = ProgressBar(total)
     except ImportError:
         bar = None
@@ -61,6 +65,7 @@ def progress(total: int):
         check_interrupted()
         if bar is not None:
             bar.update_absolute(done, total)
+
     return update
 
 
@@ -72,7 +77,9 @@ def face_model_dirs() -> list[str]:
         return []
     if FACE_MODELS not in folder_paths.folder_names_and_paths:
         folder_paths.folder_names_and_paths[FACE_MODELS] = (
-            [os.path.join(folder_paths.models_dir, FACE_MODELS)], {".onnx"})
+            [os.path.join(folder_paths.models_dir, FACE_MODELS)],
+            {".onnx"},
+        )
     dirs = list(folder_paths.get_folder_paths(FACE_MODELS))
     return dirs or [os.path.join(folder_paths.models_dir, FACE_MODELS)]
 

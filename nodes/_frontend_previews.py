@@ -16,6 +16,7 @@ at most ``MAX_FRAMES`` frames, spread evenly over it.
 Masks are saved as 8-bit grey PNGs; images as RGB. A preview that cannot be written (no
 ComfyUI, a full disk) is logged and left out: it never fails the node.
 """
+
 from __future__ import annotations
 
 import logging
@@ -83,8 +84,9 @@ def _frame(t: torch.Tensor, i: int, is_mask: bool) -> torch.Tensor:
 
 def _png(x: torch.Tensor, size: tuple[int, int], is_mask: bool) -> Image.Image:
     if tuple(x.shape[:2]) != size:
-        x = F.interpolate(x.permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=False,
-                          antialias=True)[0].permute(1, 2, 0)
+        x = F.interpolate(x.permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=False, antialias=True)[
+            0
+        ].permute(1, 2, 0)
     arr = x.mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).numpy()
     return Image.fromarray(arr[..., 0], "L") if is_mask else Image.fromarray(np.ascontiguousarray(arr), "RGB")
 
@@ -98,8 +100,14 @@ def _shape(t: torch.Tensor, is_mask: bool) -> tuple[int, int, int]:
     return (1, *t.shape[:2]) if t.dim() == 3 else tuple(t.shape[:3])
 
 
-def save_previews(kind: str, layers: dict, labels: dict | None = None, directory: str | None = None,
-                  max_frames: int = MAX_FRAMES, max_side: int = MAX_SIDE) -> dict | None:
+def save_previews(
+    kind: str,
+    layers: dict,
+    labels: dict | None = None,
+    directory: str | None = None,
+    max_frames: int = MAX_FRAMES,
+    max_side: int = MAX_SIDE,
+) -> dict | None:
     """Write the preview PNGs of ``layers`` (name -> IMAGE or MASK tensor, None skipped); the payload.
 
     Every layer is resized to the size of the first one, downscaled to ``max_side`` (less for a
@@ -123,11 +131,18 @@ def save_previews(kind: str, layers: dict, labels: dict | None = None, directory
             is_mask = name in MASK_LAYERS
             filename = f"{stem}_{i:05d}_{name}.png"
             _png(_frame(t, i, is_mask), size, is_mask).save(
-                os.path.join(directory, filename), compress_level=PNG_COMPRESS_LEVEL)
+                os.path.join(directory, filename), compress_level=PNG_COMPRESS_LEVEL
+            )
             frame[name] = {"filename": filename, "subfolder": "", "type": "temp"}
         frames.append(frame)
-    return {"kind": kind, "batch": int(batch), "width": size[1], "height": size[0],
-            "labels": dict(labels or {}), "frames": frames}
+    return {
+        "kind": kind,
+        "batch": int(batch),
+        "width": size[1],
+        "height": size[0],
+        "labels": dict(labels or {}),
+        "frames": frames,
+    }
 
 
 def preview_ui(kind: str, text: str | None = None, labels: dict | None = None, **layers) -> dict:

@@ -1,4 +1,5 @@
 """Composite: the edit under the mask, the original everywhere else."""
+
 from __future__ import annotations
 
 from ..smartmask.pipeline import composite
@@ -12,20 +13,40 @@ class SmartMaskComposite:
         return {
             "required": {
                 "original": ("IMAGE", {"tooltip": "The image before the edit; kept exactly where the mask is 0."}),
-                "edited": ("IMAGE", {"tooltip": "The edited image (best: 'aligned_edited' from Difference Mask); "
-                                                "taken exactly where the mask is 1."}),
+                "edited": (
+                    "IMAGE",
+                    {
+                        "tooltip": "The edited image (best: 'aligned_edited' from Difference Mask); "
+                        "taken exactly where the mask is 1."
+                    },
+                ),
                 "mask": ("MASK", {"tooltip": "Soft mask, 1 = take the edited image (e.g. from Feather)."}),
-                "method": (["alpha", "multiband"], {"default": "alpha",
-                                                    "tooltip": "alpha: exact blend under the mask. multiband: Laplacian-pyramid "
-                                                               "blend that hides colour seams over a wider band."}),
-                "resize_edited": ("BOOLEAN", {"default": True,
-                                              "tooltip": "Resize an edited image of another size to the original's size. "
-                                                         "Off: a size mismatch is an error."}),
-                "harmonize": ("BOOLEAN", {"default": True,
-                                          "tooltip": "Match the edit's colour and exposure to the original near the seam "
-                                                     "(the editor's drift, fitted on the unchanged pixels, fades out a "
-                                                     "short way inside the edit). Pixels outside the mask are never "
-                                                     "changed."}),
+                "method": (
+                    ["alpha", "multiband"],
+                    {
+                        "default": "alpha",
+                        "tooltip": "alpha: exact blend under the mask. multiband: Laplacian-pyramid "
+                        "blend that hides colour seams over a wider band.",
+                    },
+                ),
+                "resize_edited": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Resize an edited image of another size to the original's size. "
+                        "Off: a size mismatch is an error.",
+                    },
+                ),
+                "harmonize": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Match the edit's colour and exposure to the original near the seam "
+                        "(the editor's drift, fitted on the unchanged pixels, fades out a "
+                        "short way inside the edit). Pixels outside the mask are never "
+                        "changed.",
+                    },
+                ),
             },
         }
 
@@ -40,5 +61,4 @@ class SmartMaskComposite:
     def run(self, original, edited, mask, method, resize_edited, harmonize=True):
         original, edited, mask = to_compute(original, edited, mask)
         image = composite(original, edited, mask, method, resize_edited, harmonize)
-        return {"ui": preview_ui("composite", original=original, result=image, mask=mask),
-                "result": to_output(image)}
+        return {"ui": preview_ui("composite", original=original, result=image, mask=mask), "result": to_output(image)}

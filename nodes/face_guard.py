@@ -1,4 +1,5 @@
 """Face Guard: remove faces (and any protect mask) from an edit mask."""
+
 from __future__ import annotations
 
 import torch
@@ -15,48 +16,98 @@ class SmartMaskFaceGuard:
         return {
             "required": {
                 "image": ("IMAGE", {"tooltip": "The ORIGINAL image: faces are found where they were before the edit."}),
-                "detector": (["auto", "yunet", "mtcnn", "none"], {
-                    "default": "auto",
-                    "tooltip": "auto: YuNet when models/facedetection/face_detection_yunet_2023mar.onnx is present "
-                               "(fetched once on first use when online), else the built-in offline MTCNN. "
-                               "none: only the protect mask is used."}),
-                "padding": ("FLOAT", {"default": DEFAULT_PADDING, "min": 0.0, "max": 1.0, "step": 0.01,
-                                      "tooltip": "Grow each face ellipse by this fraction of the face size."}),
-                "softness": ("FLOAT", {"default": DEFAULT_SOFTNESS, "min": 0.0, "max": 1.0, "step": 0.01,
-                                       "tooltip": "Width of the soft edge of each face ellipse, as a fraction of the face size."}),
-                "mode": (list(FACE_MODES), {
-                    "default": "auto",
-                    "tooltip": "auto: protect only the faces the edit kept (drift), judged against 'edited'; a face the "
-                               "edit changed (a new face, a mask, a headset, another species) joins the edit mask whole. "
-                               "Without 'edited' every face is protected. always: protect every face. never: no face, "
-                               "only the protect mask."}),
+                "detector": (
+                    ["auto", "yunet", "mtcnn", "none"],
+                    {
+                        "default": "auto",
+                        "tooltip": "auto: YuNet when models/facedetection/face_detection_yunet_2023mar.onnx is present "
+                        "(fetched once on first use when online), else the built-in offline MTCNN. "
+                        "none: only the protect mask is used.",
+                    },
+                ),
+                "padding": (
+                    "FLOAT",
+                    {
+                        "default": DEFAULT_PADDING,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Grow each face ellipse by this fraction of the face size.",
+                    },
+                ),
+                "softness": (
+                    "FLOAT",
+                    {
+                        "default": DEFAULT_SOFTNESS,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Width of the soft edge of each face ellipse, as a fraction of the face size.",
+                    },
+                ),
+                "mode": (
+                    list(FACE_MODES),
+                    {
+                        "default": "auto",
+                        "tooltip": "auto: protect only the faces the edit kept (drift), judged against 'edited'; a face the "
+                        "edit changed (a new face, a mask, a headset, another species) joins the edit mask whole. "
+                        "Without 'edited' every face is protected. always: protect every face. never: no face, "
+                        "only the protect mask.",
+                    },
+                ),
             },
             "optional": {
-                "mask": ("MASK", {"tooltip": "The edit mask to protect faces from (e.g. from Difference Mask). "
-                                             "Not connected: the output mask is everything except the faces."}),
-                "protect": ("MASK", {"tooltip": "Extra areas to keep original (from the mask editor or any other node)."}),
-                "edited": ("IMAGE", {"tooltip": "The AI editor's result: with mode auto, each face is protected only "
-                                                "if the edit kept it."}),
+                "mask": (
+                    "MASK",
+                    {
+                        "tooltip": "The edit mask to protect faces from (e.g. from Difference Mask). "
+                        "Not connected: the output mask is everything except the faces."
+                    },
+                ),
+                "protect": (
+                    "MASK",
+                    {"tooltip": "Extra areas to keep original (from the mask editor or any other node)."},
+                ),
+                "edited": (
+                    "IMAGE",
+                    {
+                        "tooltip": "The AI editor's result: with mode auto, each face is protected only "
+                        "if the edit kept it."
+                    },
+                ),
             },
         }
 
     RETURN_TYPES = ("MASK", "MASK")
     RETURN_NAMES = ("mask", "faces")
-    OUTPUT_TOOLTIPS = ("The input mask with faces and protected areas removed.",
-                       "The soft face regions that were protected.")
+    OUTPUT_TOOLTIPS = (
+        "The input mask with faces and protected areas removed.",
+        "The soft face regions that were protected.",
+    )
     OUTPUT_NODE = True  # its preview is re-sent when ComfyUI serves the node from its cache
     FUNCTION = "run"
     CATEGORY = "Smart Mask"
-    DESCRIPTION = ("Keeps faces out of the edit: soft ellipses from detector landmarks, so a neckline edit can still reach "
-                   "the jaw. With the edited image connected (mode auto) only the faces the edit kept are protected.")
+    DESCRIPTION = (
+        "Keeps faces out of the edit: soft ellipses from detector landmarks, so a neckline edit can still reach "
+        "the jaw. With the edited image connected (mode auto) only the faces the edit kept are protected."
+    )
 
     def run(self, image, detector, padding, softness, mode="auto", mask=None, protect=None, edited=None):
         image, mask, protect, edited = to_compute(image, mask, protect, edited)
         if mask is None:
             mask = torch.ones(image.shape[:3], device=image.device)
-        guarded, faces, info = guard_faces(image, mask, protect, detector=detector, model_dirs=face_model_dirs(),
-                                           padding=padding, softness=softness, progress=progress(image.shape[0]),
-                                           edited=edited, mode=mode)
+        guarded, faces, info = guard_faces(
+            image,
+            mask,
+            protect,
+            detector=detector,
+            model_dirs=face_model_dirs(),
+            padding=padding,
+            softness=softness,
+            progress=progress(image.shape[0]),
+            edited=edited,
+            mode=mode,
+        )
         counts = info["faces_per_frame"]
         text = f"faces protected: {sum(counts)} (detector: {info['detector']})"
         if info.get("summary"):

@@ -1,4 +1,5 @@
 """Feather: grow/shrink, close gaps, edge-aware refinement and a soft edge."""
+
 from __future__ import annotations
 
 from ..smartmask.pipeline import FeatherOptions, exclude_after, feather_mask, feather_pixels
@@ -12,26 +13,64 @@ class SmartMaskFeather:
         return {
             "required": {
                 "mask": ("MASK", {"tooltip": "The mask to shape."}),
-                "size_mode": (["auto", "pixels"], {
-                    "default": "auto",
-                    "tooltip": "auto: grow, feather and edge radius scale with the image diagonal (the defaults of "
-                               "Smart Mask (auto)); the pixel values below are ignored. pixels: use them as given."}),
-                "grow": ("INT", {"default": 4, "min": -256, "max": 256, "step": 1,
-                                 "tooltip": "Pixels to grow (positive) or shrink (negative) the mask (size_mode = pixels). "
-                                            "At most a quarter of the image's short side (16 px on tiny images)."}),
-                "feather": ("FLOAT", {"default": 3.0, "min": 0.0, "max": 512.0, "step": 0.5,
-                                      "tooltip": "Gaussian feather radius (sigma) in pixels (size_mode = pixels)."}),
-                "close_gaps": ("INT", {"default": 0, "min": 0, "max": 256, "step": 1,
-                                       "tooltip": "Bridge gaps narrower than about twice this many pixels (size_mode = pixels). "
-                                                  "At most a quarter of the image's short side (16 px on tiny images)."}),
-                "edge_aware": ("BOOLEAN", {"default": True,
-                                           "tooltip": "Snap the mask edge to real edges of the guide image (guided filter). "
-                                                      "Needs the image input."}),
+                "size_mode": (
+                    ["auto", "pixels"],
+                    {
+                        "default": "auto",
+                        "tooltip": "auto: grow, feather and edge radius scale with the image diagonal (the defaults of "
+                        "Smart Mask (auto)); the pixel values below are ignored. pixels: use them as given.",
+                    },
+                ),
+                "grow": (
+                    "INT",
+                    {
+                        "default": 4,
+                        "min": -256,
+                        "max": 256,
+                        "step": 1,
+                        "tooltip": "Pixels to grow (positive) or shrink (negative) the mask (size_mode = pixels). "
+                        "At most a quarter of the image's short side (16 px on tiny images).",
+                    },
+                ),
+                "feather": (
+                    "FLOAT",
+                    {
+                        "default": 3.0,
+                        "min": 0.0,
+                        "max": 512.0,
+                        "step": 0.5,
+                        "tooltip": "Gaussian feather radius (sigma) in pixels (size_mode = pixels).",
+                    },
+                ),
+                "close_gaps": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 256,
+                        "step": 1,
+                        "tooltip": "Bridge gaps narrower than about twice this many pixels (size_mode = pixels). "
+                        "At most a quarter of the image's short side (16 px on tiny images).",
+                    },
+                ),
+                "edge_aware": (
+                    "BOOLEAN",
+                    {
+                        "default": True,
+                        "tooltip": "Snap the mask edge to real edges of the guide image (guided filter). "
+                        "Needs the image input.",
+                    },
+                ),
             },
             "optional": {
                 "image": ("IMAGE", {"tooltip": "Guide for the edge-aware step: the ORIGINAL image."}),
-                "exclude": ("MASK", {"tooltip": "Areas forced back to 0 AFTER feathering, so the soft edge never spreads "
-                                                "into them: connect Face Guard's 'faces' output here."}),
+                "exclude": (
+                    "MASK",
+                    {
+                        "tooltip": "Areas forced back to 0 AFTER feathering, so the soft edge never spreads "
+                        "into them: connect Face Guard's 'faces' output here."
+                    },
+                ),
             },
         }
 
@@ -44,7 +83,9 @@ class SmartMaskFeather:
 
     def run(self, mask, size_mode, grow, feather, close_gaps, edge_aware, image=None, exclude=None):
         mask, image, exclude = to_compute(mask, image, exclude)
-        return to_output(exclude_after(self._shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image), exclude))
+        return to_output(
+            exclude_after(self._shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image), exclude)
+        )
 
     @staticmethod
     def _shape(mask, size_mode, grow, feather, close_gaps, edge_aware, image):

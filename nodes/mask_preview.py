@@ -1,4 +1,5 @@
 """Mask Preview: the mask drawn over the image, to judge it at a glance."""
+
 from __future__ import annotations
 
 from ..smartmask.visualize import contrasting_color, overlay
@@ -6,7 +7,13 @@ from ..smartmask.tensors import as_image, mask_for
 from ._comfy import to_compute, to_output
 
 # "auto": the complement of the masked area's mean hue, so the tint never vanishes on a subject of its own colour.
-COLORS = {"auto": None, "red": (1.0, 0.2, 0.1), "green": (0.1, 0.9, 0.2), "blue": (0.1, 0.4, 1.0), "magenta": (1.0, 0.1, 0.9)}
+COLORS = {
+    "auto": None,
+    "red": (1.0, 0.2, 0.1),
+    "green": (0.1, 0.9, 0.2),
+    "blue": (0.1, 0.4, 1.0),
+    "magenta": (1.0, 0.1, 0.9),
+}
 
 
 class SmartMaskPreview:
@@ -16,11 +23,25 @@ class SmartMaskPreview:
             "required": {
                 "image": ("IMAGE", {"tooltip": "Image to draw on (usually the original)."}),
                 "mask": ("MASK", {"tooltip": "Mask to show."}),
-                "color": (list(COLORS), {"default": "auto", "tooltip": "Tint colour of the masked area. auto: the "
-                                                     "complement of the masked area's mean hue (a blue tint on an orange "
-                                                     "subject, magenta on green), so it always stands out."}),
-                "opacity": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
-                                      "tooltip": "How strongly the masked area is tinted."}),
+                "color": (
+                    list(COLORS),
+                    {
+                        "default": "auto",
+                        "tooltip": "Tint colour of the masked area. auto: the "
+                        "complement of the masked area's mean hue (a blue tint on an orange "
+                        "subject, magenta on green), so it always stands out.",
+                    },
+                ),
+                "opacity": (
+                    "FLOAT",
+                    {
+                        "default": 0.5,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.05,
+                        "tooltip": "How strongly the masked area is tinted.",
+                    },
+                ),
                 "outline": ("BOOLEAN", {"default": True, "tooltip": "Draw the mask's outline."}),
             },
         }

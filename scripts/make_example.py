@@ -25,6 +25,7 @@ The README picture ``examples/before_mask_after.png`` is composed from a demo ru
 
 Needs numpy, opencv, Pillow and scikit-image.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,32 @@ SEED = 20240611
 # with the face, the hair, the flag on the left and the shuttle model on the right left outside.
 # The colour threshold inside it finds the orange cloth itself.
 SUIT_POLYGON = [
-    (14, 512), (12, 400), (22, 300), (40, 255), (70, 225), (110, 200), (135, 192),
-    (150, 235), (190, 262), (240, 262), (285, 238), (300, 212), (330, 230), (352, 268),
-    (366, 330), (370, 380), (330, 360), (296, 392), (280, 440), (276, 512),
+    (14, 512),
+    (12, 400),
+    (22, 300),
+    (40, 255),
+    (70, 225),
+    (110, 200),
+    (135, 192),
+    (150, 235),
+    (190, 262),
+    (240, 262),
+    (285, 238),
+    (300, 212),
+    (330, 230),
+    (352, 268),
+    (366, 330),
+    (370, 380),
+    (330, 360),
+    (296, 392),
+    (280, 440),
+    (276, 512),
 ]
 FACE_BOX = (166, 64, 282, 186)  # x0, y0, x1, y1 of the face in the photo
 
-TARGET_HUE_DEG = 150.0   # CIELAB hue angle of the new colour: a deep green
-CHROMA_SCALE = 0.55      # new chroma relative to the orange's
-LIGHTNESS_SCALE = 0.62   # darker cloth, same folds
+TARGET_HUE_DEG = 150.0  # CIELAB hue angle of the new colour: a deep green
+CHROMA_SCALE = 0.55  # new chroma relative to the orange's
+LIGHTNESS_SCALE = 0.62  # darker cloth, same folds
 
 
 def suit_mask(img: np.ndarray) -> np.ndarray:
@@ -163,6 +181,7 @@ def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _font(size: int):
     from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)  # Pillow >= 10.1
     except TypeError:
@@ -194,10 +213,18 @@ def figure(demo_dir: Path, out_path: Path, size: int = 256) -> None:
     pad = 12
     face = (slice(y0 - pad, y1 + pad), slice(x0 - pad, x1 + pad))
     rows = [
-        [(original, "original"), (edited, "AI edit (drift everywhere)"), (mask, "Smart Mask: mask"),
-         (result, "Smart Mask: result")],
-        [(changed(edited), "AI edit vs original, x4"), (changed(result), "result vs original, x4"),
-         (edited[face], "face in the AI edit"), (result[face], "face in the result")],
+        [
+            (original, "original"),
+            (edited, "AI edit (drift everywhere)"),
+            (mask, "Smart Mask: mask"),
+            (result, "Smart Mask: result"),
+        ],
+        [
+            (changed(edited), "AI edit vs original, x4"),
+            (changed(result), "result vs original, x4"),
+            (edited[face], "face in the AI edit"),
+            (result[face], "face in the result"),
+        ],
     ]
     gap = 6
     tiles = [[_panel(img, label, size) for img, label in row] for row in rows]
@@ -214,8 +241,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(ROOT / "examples"), help="output folder (default: examples/)")
     p.add_argument("--mask", action="store_true", help="also write true_mask.png (the edited region)")
-    p.add_argument("--figure", metavar="DEMO_DIR",
-                   help="instead: compose examples/before_mask_after.png from a `python -m smartmask demo` folder")
+    p.add_argument(
+        "--figure",
+        metavar="DEMO_DIR",
+        help="instead: compose examples/before_mask_after.png from a `python -m smartmask demo` folder",
+    )
     a = p.parse_args(argv)
     if a.figure:
         target = ROOT / "examples" / "before_mask_after.png"

@@ -16,6 +16,7 @@ preview, not a result); ``--survivors`` runs them too, to confirm that they stil
 Run by ``tests/test_mutation_check.py`` (so by CI). The copy lives in a temporary folder whose
 name is a valid Python identifier: pytest imports the pack's root ``__init__.py`` as a package.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,96 +53,179 @@ class Mutant:
 
 
 MUTANTS = (
-    Mutant("guard_ignored", "smartmask/edit_mask.py",
-           "mask[:, y, x] *= 1.0 - guard[:, y, x]", "pass",
-           (f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw",
-            f"{UB}::test_protect_is_kept_exactly_in_auto"),
-           "faces and protect no longer cut out of the mask (the node still says 'faces protected: 1')"),
-    Mutant("protect_ignored_in_auto", "smartmask/pipeline.py",
-           "self._mask = faces if self._protect is None else torch.maximum(faces, self._protect)",
-           "self._mask = faces",
-           (f"{UB}::test_protect_is_kept_exactly_in_auto",),
-           "auto's protect input dropped"),
-    Mutant("frame0_mask_for_every_frame", "smartmask/schedule.py",
-           "            results.append(analyse(i, oa, ea))\n",
-           "            results.append((lambda r: (results[0][0], *r[1:]) if results else r)(analyse(i, oa, ea)))\n",
-           (f"{UB}::test_each_frame_of_a_batch_gets_its_own_mask",),
-           "every frame of a batch masked with frame 0's mask"),
-    Mutant("pyramid_blur_twice_as_wide", "smartmask/blur.py",
-           "s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6)) / 2.0",
-           "s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6))",
-           (f"{UB}::test_gaussian_blur_width_matches_scipy",),
-           "every blur above 6 px twice as wide"),
-    Mutant("gaussian_kernel_twice_as_wide", "smartmask/blur.py",
-           "k = torch.exp(-0.5 * (x / sigma) ** 2)", "k = torch.exp(-0.5 * (x / (2 * sigma)) ** 2)",
-           (f"{UB}::test_gaussian_blur_width_matches_scipy",),
-           "the gaussian kernel twice as wide (both twins)"),
-    Mutant("box_blur_torch_window_too_small", "smartmask/blur.py",
-           "    return y / float((2 * r + 1) ** 2)", "    return y / float((2 * r + 2) ** 2)",
-           (f"{UB}::test_box_blur_is_the_window_mean",),
-           "the torch (GPU) box blur divides by the wrong window size"),
-    Mutant("composite_through_float16", "smartmask/pipeline.py",
-           "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out",
-           "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out.half().float()",
-           (f"{UB}::test_composite_outside_the_mask_is_the_original_bit_for_bit",),
-           "the composite rounded through float16: untouched pixels off by one level"),
-    Mutant("multiband_ignored", "smartmask/pipeline.py",
-           'if method == "multiband":', "if False:",
-           (f"{UB}::test_multiband_through_auto_keeps_the_outside_and_blends_the_seam",),
-           "composite='multiband' silently runs the alpha blend"),
-    Mutant("interrupt_not_between_stages", "smartmask/pipeline.py",
-           '    checkpoint("feather")\n', "",
-           (f"{UB}::test_interrupt_reaches_inside_one_large_frame",),
-           "Cancel not honoured between the stages of one large frame"),
-    Mutant("interrupt_not_in_face_detection", "smartmask/faces.py",
-           '        checkpoint("faces")\n', "",
-           (f"{UB}::test_interrupt_reaches_the_face_detection",),
-           "the face detection worker runs every frame after Cancel"),
-    Mutant("warp_twin_bilinear", "smartmask/align.py",
-           'mode="bicubic", padding_mode="border"', 'mode="bilinear", padding_mode="border"',
-           (f"{UB}::test_warp_twins_agree",),
-           "the GPU warp resamples differently from the CPU warp"),
-    Mutant("grow_twin_square", "smartmask/feather.py",
-           "    big = r // 2\n", "    big = r\n",
-           (f"{UB}::test_grow_twins_differ_only_by_octagon_versus_disk",),
-           "the GPU grow dilates by a square, much larger than the CPU's disk"),
-    Mutant("manual_threshold_ignored", "smartmask/edit_mask.py",
-           "lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(fine)", "lv = auto_levels(fine)",
-           (f"{UB}::test_manual_threshold_is_used_and_reported",),
-           "a user's threshold ignored"),
-    Mutant("feather_options_ignored", "smartmask/pipeline.py",
-           "    opts = opts or FeatherOptions()\n", "    opts = FeatherOptions()\n",
-           (f"{UB}::test_feather_options_change_the_soft_edge",),
-           "auto's feather settings ignored"),
-    Mutant("exclude_before_feather", "smartmask/pipeline.py",
-           "    mask, ex = mask_for(mask, exclude, \"exclude\")\n",
-           "    mask, ex = mask_for(mask, exclude, \"exclude\")\n    ex = ex * 0.5\n",
-           (f"{UB}::test_feather_in_pixels_with_exclude_keeps_the_excluded_area_at_zero",
-            f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw"),
-           "exclude only half applied: the soft edge leaks into the excluded area"),
-    Mutant("node_output_float16", "nodes/_comfy.py",
-           "return tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)",
-           "return tuple(t.to(dev).half().float() if isinstance(t, torch.Tensor) else t for t in tensors)",
-           ("tests/test_comfyui_keep.py::test_composite_node_keeps_every_unmasked_pixel_exactly",),
-           "the nodes hand ComfyUI a float16-rounded image (through the real server)"),
-    Mutant("node_ignores_cancel", "nodes/_comfy.py",
-           "    set_check(lambda _stage: check_interrupted())\n", "",
-           ("tests/test_comfyui_keep.py::test_interrupt_stops_a_running_batch_and_the_server_keeps_working",),
-           "ComfyUI's Cancel ignored by Smart Mask (auto) (through the real server)",
-           more=(("nodes/_comfy.py", "        check_interrupted()\n", ""),
-                 ("nodes/_comfy.py", "        bar = ProgressBar(total)\n", "        bar = None\n"))),
+    Mutant(
+        "guard_ignored",
+        "smartmask/edit_mask.py",
+        "mask[:, y, x] *= 1.0 - guard[:, y, x]",
+        "pass",
+        (
+            f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw",
+            f"{UB}::test_protect_is_kept_exactly_in_auto",
+        ),
+        "faces and protect no longer cut out of the mask (the node still says 'faces protected: 1')",
+    ),
+    Mutant(
+        "protect_ignored_in_auto",
+        "smartmask/pipeline.py",
+        "return g if protect is None else torch.maximum(g, protect[i : i + 1])",
+        "return g",
+        (f"{UB}::test_protect_is_kept_exactly_in_auto",),
+        "auto's protect input dropped",
+        more=(
+            (
+                "smartmask/pipeline.py",
+                "shield = face_mask if protect is None else torch.maximum(face_mask, protect)",
+                "shield = face_mask",
+            ),
+        ),
+    ),
+    Mutant(
+        "frame0_mask_for_every_frame",
+        "smartmask/schedule.py",
+        "            results.append(analyse(i, oa, ea))\n",
+        "            results.append((lambda r: (results[0][0], *r[1:]) if results else r)(analyse(i, oa, ea)))\n",
+        (f"{UB}::test_each_frame_of_a_batch_gets_its_own_mask",),
+        "every frame of a batch masked with frame 0's mask",
+    ),
+    Mutant(
+        "pyramid_blur_twice_as_wide",
+        "smartmask/blur.py",
+        "s_small = math.sqrt(max(sigma**2 - pre**2, 1e-6)) / 2.0",
+        "s_small = math.sqrt(max(sigma**2 - pre**2, 1e-6))",
+        (f"{UB}::test_gaussian_blur_width_matches_scipy",),
+        "every blur above 6 px twice as wide",
+    ),
+    Mutant(
+        "gaussian_kernel_twice_as_wide",
+        "smartmask/blur.py",
+        "k = torch.exp(-0.5 * (x / sigma) ** 2)",
+        "k = torch.exp(-0.5 * (x / (2 * sigma)) ** 2)",
+        (f"{UB}::test_gaussian_blur_width_matches_scipy",),
+        "the gaussian kernel twice as wide (both twins)",
+    ),
+    Mutant(
+        "box_blur_torch_window_too_small",
+        "smartmask/blur.py",
+        "    return y / float((2 * r + 1) ** 2)",
+        "    return y / float((2 * r + 2) ** 2)",
+        (f"{UB}::test_box_blur_is_the_window_mean",),
+        "the torch (GPU) box blur divides by the wrong window size",
+    ),
+    Mutant(
+        "composite_through_float16",
+        "smartmask/pipeline.py",
+        "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out",
+        "    alpha_composite(o[:, y, x], e, m[:, y, x], out=inside)\n    return out.half().float()",
+        (f"{UB}::test_composite_outside_the_mask_is_the_original_bit_for_bit",),
+        "the composite rounded through float16: untouched pixels off by one level",
+    ),
+    Mutant(
+        "multiband_ignored",
+        "smartmask/pipeline.py",
+        'if method == "multiband":',
+        "if False:",
+        (f"{UB}::test_multiband_through_auto_keeps_the_outside_and_blends_the_seam",),
+        "composite='multiband' silently runs the alpha blend",
+    ),
+    Mutant(
+        "interrupt_not_between_stages",
+        "smartmask/pipeline.py",
+        '    checkpoint("feather")\n',
+        "",
+        (f"{UB}::test_interrupt_reaches_inside_one_large_frame",),
+        "Cancel not honoured between the stages of one large frame",
+    ),
+    Mutant(
+        "interrupt_not_in_face_detection",
+        "smartmask/faces.py",
+        '        checkpoint("faces")\n',
+        "",
+        (f"{UB}::test_interrupt_reaches_the_face_detection",),
+        "the face detection worker runs every frame after Cancel",
+    ),
+    Mutant(
+        "warp_twin_bilinear",
+        "smartmask/align.py",
+        'mode="bicubic", padding_mode="border"',
+        'mode="bilinear", padding_mode="border"',
+        (f"{UB}::test_warp_twins_agree",),
+        "the GPU warp resamples differently from the CPU warp",
+    ),
+    Mutant(
+        "grow_twin_square",
+        "smartmask/feather.py",
+        "    big = r // 2\n",
+        "    big = r\n",
+        (f"{UB}::test_grow_twins_differ_only_by_octagon_versus_disk",),
+        "the GPU grow dilates by a square, much larger than the CPU's disk",
+    ),
+    Mutant(
+        "manual_threshold_ignored",
+        "smartmask/edit_mask.py",
+        "lv = manual_levels(opts.threshold) if opts.threshold > 0 else auto_levels(fine)",
+        "lv = auto_levels(fine)",
+        (f"{UB}::test_manual_threshold_is_used_and_reported",),
+        "a user's threshold ignored",
+    ),
+    Mutant(
+        "feather_options_ignored",
+        "smartmask/pipeline.py",
+        "    opts = opts or FeatherOptions()\n",
+        "    opts = FeatherOptions()\n",
+        (f"{UB}::test_feather_options_change_the_soft_edge",),
+        "auto's feather settings ignored",
+    ),
+    Mutant(
+        "exclude_before_feather",
+        "smartmask/pipeline.py",
+        '    mask, ex = mask_for(mask, exclude, "exclude")\n',
+        '    mask, ex = mask_for(mask, exclude, "exclude")\n    ex = ex * 0.5\n',
+        (
+            f"{UB}::test_feather_in_pixels_with_exclude_keeps_the_excluded_area_at_zero",
+            f"{UB}::test_face_is_pixel_identical_when_the_edit_reaches_the_jaw",
+        ),
+        "exclude only half applied: the soft edge leaks into the excluded area",
+    ),
+    Mutant(
+        "node_output_float16",
+        "nodes/_comfy.py",
+        "return tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)",
+        "return tuple(t.to(dev).half().float() if isinstance(t, torch.Tensor) else t for t in tensors)",
+        ("tests/test_comfyui_keep.py::test_composite_node_keeps_every_unmasked_pixel_exactly",),
+        "the nodes hand ComfyUI a float16-rounded image (through the real server)",
+    ),
+    Mutant(
+        "node_ignores_cancel",
+        "nodes/_comfy.py",
+        "    set_check(lambda _stage: check_interrupted())\n",
+        "",
+        ("tests/test_comfyui_keep.py::test_interrupt_stops_a_running_batch_and_the_server_keeps_working",),
+        "ComfyUI's Cancel ignored by Smart Mask (auto) (through the real server)",
+        more=(
+            ("nodes/_comfy.py", "        check_interrupted()\n", ""),
+            ("nodes/_comfy.py", "        bar = ProgressBar(total)\n", "        bar = None\n"),
+        ),
+    ),
 )
 
 SURVIVORS = (
-    Mutant("reduced_feather_threshold", "smartmask/pipeline.py",
-           "MIN_REDUCED_SIGMA = 1.5", "MIN_REDUCED_SIGMA = 3.0",
-           (f"{UB}::test_feather_options_change_the_soft_edge", "tests/test_core.py"),
-           "survives: it only moves which feathers run at full resolution (slower, the same look); "
-           "no test pins the exact soft mask of a feather, only its width"),
-    Mutant("one_alignment_worker", "smartmask/schedule.py",
-           "ALIGN_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))", "ALIGN_WORKERS = 1",
-           ("tests/test_core.py",),
-           "survives: speed only (motions are estimated ahead by fewer threads; results identical)"),
+    Mutant(
+        "reduced_feather_threshold",
+        "smartmask/pipeline.py",
+        "MIN_REDUCED_SIGMA = 1.5",
+        "MIN_REDUCED_SIGMA = 3.0",
+        (f"{UB}::test_feather_options_change_the_soft_edge", "tests/test_core.py"),
+        "survives: it only moves which feathers run at full resolution (slower, the same look); "
+        "no test pins the exact soft mask of a feather, only its width",
+    ),
+    Mutant(
+        "one_alignment_worker",
+        "smartmask/schedule.py",
+        "ALIGN_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))",
+        "ALIGN_WORKERS = 1",
+        ("tests/test_core.py",),
+        "survives: speed only (motions are estimated ahead by fewer threads; results identical)",
+    ),
 )
 
 
@@ -176,8 +260,14 @@ def run_mutant(m: Mutant, timeout: float = 600) -> tuple[str, float, str]:
             (copy / path).write_text(code)
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests]
         try:
-            proc = subprocess.run(cmd, cwd=copy, capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, "SMARTMASK_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+            proc = subprocess.run(
+                cmd,
+                cwd=copy,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "SMARTMASK_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+            )
         except subprocess.TimeoutExpired:
             return "error", time.monotonic() - start, f"timed out after {timeout:.0f} s"
     took = time.monotonic() - start
@@ -194,8 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", default="", help="only mutants whose name contains this")
     ap.add_argument("--survivors", action="store_true", help="also run the known survivors")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
-    ap.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                    help="mutants run at once (default: half the CPU cores)")
+    ap.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="mutants run at once (default: half the CPU cores)",
+    )
     args = ap.parse_args(argv)
     mutants = [m for m in MUTANTS if args.k in m.name]
     survivors = [m for m in SURVIVORS if args.k in m.name] if args.survivors else []
@@ -216,8 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"mutation check FAILED for: {', '.join(bad)}")
         return 1
-    print(f"mutation check passed: {len(mutants)} mutants killed" +
-          (f", {len(survivors)} known survivors survived" if survivors else ""))
+    print(
+        f"mutation check passed: {len(mutants)} mutants killed"
+        + (f", {len(survivors)} known survivors survived" if survivors else "")
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ by a robust dense (Lucas-Kanade) fit in which changed pixels get no weight, for 
 Feature matching is inherently CPU work (OpenCV), done on small uint8 copies; the warp itself runs
 on the tensors' device with ``grid_sample``.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,6 +40,7 @@ MAX_ROTATION_DEG = 3.0
 @dataclass
 class Motion:
     """Similarity transform mapping original pixel coordinates to edited pixel coordinates."""
+
     matrix: np.ndarray  # 2x3, float64
     inliers: int
     max_shift_px: float
@@ -204,8 +206,9 @@ def _match_features(fo, fe) -> tuple[np.ndarray, int]:
         return IDENTITY.copy(), 0
     src = np.float32([ko[m.queryIdx].pt for m in good])
     dst = np.float32([ke[m.trainIdx].pt for m in good])
-    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5,
-                                         maxIters=4000, confidence=0.999, refineIters=20)
+    m, inl = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5, maxIters=4000, confidence=0.999, refineIters=20
+    )
     if m is None or inl is None or int(inl.sum()) < 20:
         return IDENTITY.copy(), 0
     return m.astype(np.float64), int(inl.sum())
@@ -250,7 +253,7 @@ class DenseFit:
         h, w = t.shape
         margin = max(4, int(0.02 * max(h, w)))
         step = 2 if h * w <= 600_000 else 3  # ~100k-150k samples are plenty for four parameters
-        ys, xs = np.mgrid[margin:h - margin:step, margin:w - margin:step].astype(np.float32)
+        ys, xs = np.mgrid[margin : h - margin : step, margin : w - margin : step].astype(np.float32)
         self.grid = ys.shape
         self.tv = t[ys.astype(int), xs.astype(int)].ravel()
         # centred, unit-scale coordinates keep the four parameters equally conditioned
@@ -263,8 +266,9 @@ class DenseFit:
         self._grads = None
 
     def _sample(self, a, wx, wy):
-        return cv2.remap(a, wx.reshape(self.grid), wy.reshape(self.grid), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT).ravel()
+        return cv2.remap(
+            a, wx.reshape(self.grid), wy.reshape(self.grid), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        ).ravel()
 
     def _residual(self, p):
         wx = (p[0] * self.us - p[1] * self.vs) * self.half + p[2] + self.cx
@@ -279,8 +283,10 @@ class DenseFit:
         mc = self.c3 @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(self.c3)
         p = np.array([mc[0, 0], mc[1, 0], mc[0, 2], mc[1, 2]], np.float64)
         if iterations and self._grads is None:
-            self._grads = (cv2.Sobel(self.img, cv2.CV_32F, 1, 0, ksize=3) / 8.0,
-                           cv2.Sobel(self.img, cv2.CV_32F, 0, 1, ksize=3) / 8.0)
+            self._grads = (
+                cv2.Sobel(self.img, cv2.CV_32F, 1, 0, ksize=3) / 8.0,
+                cv2.Sobel(self.img, cv2.CV_32F, 0, 1, ksize=3) / 8.0,
+            )
         best_p, best_r = p.copy(), None
         for _ in range(iterations):
             iv, wx, wy = self._residual(p)
@@ -327,8 +333,11 @@ def _warp_torch(edited: torch.Tensor, original: torch.Tensor, matrix: np.ndarray
     another size); ``_warp_cpu`` is its OpenCV twin."""
     h, w = original.shape[:2]
     dev = edited.device
-    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
-                            torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=dev, dtype=torch.float32),
+        torch.arange(w, device=dev, dtype=torch.float32),
+        indexing="ij",
+    )
     m = torch.as_tensor(matrix, dtype=torch.float32, device=dev)
     sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
     sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
@@ -346,15 +355,24 @@ def _warp_cpu(edited: torch.Tensor, original: torch.Tensor, m: np.ndarray) -> to
     h, w = original.shape[:2]
     src = edited.contiguous().numpy()
     # into a numpy-allocated result: huge pages, so first-touch page faults cost a fraction
-    out = cv2.warpAffine(src, m, (w, h), dst=np.empty_like(src), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.warpAffine(
+        src,
+        m,
+        (w, h),
+        dst=np.empty_like(src),
+        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     np.clip(out, 0.0, 1.0, out=out)
     o = original.contiguous().numpy()
     k = int(math.ceil(_max_shift(m, h, w))) + 2
 
     def fix(ys: slice, xs: slice) -> None:
-        yy, xx = np.meshgrid(np.arange(ys.start, ys.stop, dtype=np.float64),
-                             np.arange(xs.start, xs.stop, dtype=np.float64), indexing="ij")
+        yy, xx = np.meshgrid(
+            np.arange(ys.start, ys.stop, dtype=np.float64),
+            np.arange(xs.start, xs.stop, dtype=np.float64),
+            indexing="ij",
+        )
         sx = m[0, 0] * xx + m[0, 1] * yy + m[0, 2]
         sy = m[1, 0] * xx + m[1, 1] * yy + m[1, 2]
         bad = ~((sx >= -0.5) & (sx <= w - 0.5) & (sy >= -0.5) & (sy <= h - 0.5))

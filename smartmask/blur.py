@@ -5,6 +5,7 @@ pixels of sigma the image is first shrunk (the blur would remove that detail any
 with the remaining sigma and enlarged again, so a sigma-60 feather on a 4K frame costs about the
 same as a sigma-4 one.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,16 @@ def _separable(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     n, c, h, w = x.shape
     if _on_cpu(x):
         kn = k.numpy()
-        return _cpu_planes(x, lambda a: cv2.sepFilter2D(a, -1, kn, kn, borderType=cv2.BORDER_REFLECT_101
-                                                        if (kn.size - 1) // 2 < min(h, w) else cv2.BORDER_REPLICATE))
+        return _cpu_planes(
+            x,
+            lambda a: cv2.sepFilter2D(
+                a,
+                -1,
+                kn,
+                kn,
+                borderType=cv2.BORDER_REFLECT_101 if (kn.size - 1) // 2 < min(h, w) else cv2.BORDER_REPLICATE,
+            ),
+        )
     r = (k.numel() - 1) // 2
     mode = _pad_mode(h, w, r)
     y = x.reshape(n * c, 1, h, w)
@@ -78,7 +87,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         # blur a half-size copy: sigma^2 = (2 * s_small)^2 + (prefilter)^2 keeps the total right
         small = F.avg_pool2d(x, 2, ceil_mode=True)
         pre = 0.5  # avg_pool of 2 acts like a gaussian of ~0.5 px at full scale
-        s_small = math.sqrt(max(sigma ** 2 - pre ** 2, 1e-6)) / 2.0
+        s_small = math.sqrt(max(sigma**2 - pre**2, 1e-6)) / 2.0
         y = gaussian_blur(small, s_small)
         return upscale(y, (h, w))
     return _separable(x, gaussian_kernel1d(sigma, x.device, x.dtype))
@@ -96,9 +105,9 @@ def box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
     mode = _pad_mode(h, w, r + 1)
     y = F.pad(x, (r + 1, r, r + 1, r), mode=mode)
     y = y.cumsum(-1)
-    y = y[..., :, 2 * r + 1:] - y[..., :, :-2 * r - 1]
+    y = y[..., :, 2 * r + 1 :] - y[..., :, : -2 * r - 1]
     y = y.cumsum(-2)
-    y = y[..., 2 * r + 1:, :] - y[..., :-2 * r - 1, :]
+    y = y[..., 2 * r + 1 :, :] - y[..., : -2 * r - 1, :]
     return y / float((2 * r + 1) ** 2)
 
 
@@ -142,8 +151,9 @@ def upscale(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int],
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+def upscale_crop(
+    x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int], out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``upscale(x, size)[..., y0:y1, x0:x1]`` for ``box`` (y0, y1, x0, x1), channels last
     (``[N, y1 - y0, x1 - x0, C]``), computing only that part: an edit's bounding box is often a
     fraction of the frame. ``out`` (optional, e.g. a view into a larger frame) receives it.
@@ -161,9 +171,18 @@ def upscale_crop(x: torch.Tensor, size: tuple[int, int], box: tuple[int, int, in
     if out is None:
         out = torch.from_numpy(np.empty((hwc.shape[0], y1 - y0, x1 - x0, hwc.shape[3]), np.float32))
     # OpenCV writes into strided views (a box inside a frame) in place
-    _each_frame(hwc, out.numpy(), lambda src, dst: cv2.warpAffine(
-        src, m, (x1 - x0, y1 - y0), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE))
+    _each_frame(
+        hwc,
+        out.numpy(),
+        lambda src, dst: cv2.warpAffine(
+            src,
+            m,
+            (x1 - x0, y1 - y0),
+            dst=dst,
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
+    )
     return out
 
 
@@ -179,8 +198,9 @@ def _cv2_resize(x: torch.Tensor, size: tuple[int, int], interpolation: int) -> t
     if interpolation == cv2.INTER_AREA:
         _each_frame(hwc, out, lambda src, dst: shrink_hwc(src, size, dst))
     else:
-        _each_frame(hwc, out, lambda src, dst: cv2.resize(src, (size[1], size[0]), dst=dst,
-                                                          interpolation=interpolation))
+        _each_frame(
+            hwc, out, lambda src, dst: cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=interpolation)
+        )
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
@@ -245,6 +265,8 @@ def _halve(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     A last step close to 1x would alias (it measurably cost a synthetic case of the judge), so
     a 1624 px frame still shrinks to 768 in one step. Sides must be even for an exact halving.
     """
-    while a.shape[0] % 2 == 0 and a.shape[1] % 2 == 0 and 2 * a.shape[0] >= 6 * size[0] and 2 * a.shape[1] >= 6 * size[1]:
+    while (
+        a.shape[0] % 2 == 0 and a.shape[1] % 2 == 0 and 2 * a.shape[0] >= 6 * size[0] and 2 * a.shape[1] >= 6 * size[1]
+    ):
         a = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
     return a

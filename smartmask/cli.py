@@ -8,6 +8,7 @@ be an input, through links too, nor another output of the same run; its extensio
 and its folder writable), every file is written atomically (see ``imageio.atomic_write``), and
 every expected failure is one line on stderr; ``--debug`` shows tracebacks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,11 @@ def default_model_dirs() -> list[str]:
 
 # ------------------------------------------------------------------------------ option ranges
 
+
 def ranged(lo: float, hi: float, unit: str, kind=float):
     """An argparse type accepting ``kind`` numbers in ``lo..hi``: a typo (``--grow 5`` for 5 px, which
     is five image diagonals) is an error naming the range and unit instead of minutes of work."""
+
     def parse(text: str):
         try:
             v = kind(text)
@@ -55,6 +58,7 @@ def ranged(lo: float, hi: float, unit: str, kind=float):
         if not (math.isfinite(v) and lo <= v <= hi):
             raise argparse.ArgumentTypeError(f"{text} is outside {lo:g}..{hi:g} ({unit})")
         return v
+
     parse.__name__ = kind.__name__
     return parse
 
@@ -87,10 +91,18 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("difference mask")
     num("--threshold", "threshold", m.threshold, "colour difference that counts as a change")
-    g.add_argument("--space", choices=("lab", "rgb"), default=m.space,
-                   help="colour space of the difference: lab = perceptual delta E, rgb = plain distance")
-    g.add_argument("--regions", choices=("all", "largest", "relative"), default=m.regions,
-                   help="which changed regions count as the edit")
+    g.add_argument(
+        "--space",
+        choices=("lab", "rgb"),
+        default=m.space,
+        help="colour space of the difference: lab = perceptual delta E, rgb = plain distance",
+    )
+    g.add_argument(
+        "--regions",
+        choices=("all", "largest", "relative"),
+        default=m.regions,
+        help="which changed regions count as the edit",
+    )
     num("--relative", "relative", m.relative, "for --regions relative: smallest region kept")
     num("--min-region", "min_region", m.min_region, "smallest region kept")
     g.add_argument("--no-fill-holes", action="store_true", help="keep holes inside regions")
@@ -98,46 +110,77 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-align", action="store_true", help="do not undo a global shift/scale of the edited image")
     g = p.add_argument_group("face guard")
     g.add_argument("--no-faces", action="store_true", help="do not protect faces")
-    g.add_argument("--faces", choices=("auto", "always", "never"), default="auto",
-                   help="auto: protect only the faces the edit kept (a changed face is taken from the edit); "
-                        "always: every face; never: none (as --no-faces)")
-    g.add_argument("--face-detector", choices=DETECTORS, default="auto",
-                   help="auto: YuNet when its model file is in a --model-dir (or can be downloaded once), else the "
-                        "offline MTCNN; yunet / mtcnn: that one; none: no face detection")
-    g.add_argument("--model-dir", action="append", default=None, metavar="DIR",
-                   help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: "
-                        "$COMFYUI_PATH/models/facedetection, then ~/.cache/smart-mask/models)")
+    g.add_argument(
+        "--faces",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="auto: protect only the faces the edit kept (a changed face is taken from the edit); "
+        "always: every face; never: none (as --no-faces)",
+    )
+    g.add_argument(
+        "--face-detector",
+        choices=DETECTORS,
+        default="auto",
+        help="auto: YuNet when its model file is in a --model-dir (or can be downloaded once), else the "
+        "offline MTCNN; yunet / mtcnn: that one; none: no face detection",
+    )
+    g.add_argument(
+        "--model-dir",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="folder holding face_detection_yunet_2023mar.onnx (repeatable; default: "
+        "$COMFYUI_PATH/models/facedetection, then ~/.cache/smart-mask/models)",
+    )
     g = p.add_argument_group("feather and composite")
     num("--grow", "grow", f.grow, "grow (+) or shrink (-) the mask")
     num("--feather", "feather", f.feather, "gaussian feather sigma")
     num("--close", "close", f.close, "gap closing radius")
     g.add_argument("--no-edge-aware", action="store_true", help="plain gaussian feather, no guided filter")
-    g.add_argument("--method", choices=("alpha", "multiband"), default="alpha",
-                   help="composite method: alpha = exact blend, multiband = Laplacian-pyramid blend")
-    g.add_argument("--no-harmonize", action="store_true",
-                   help="do not match the edit's colours to the original at the seam")
+    g.add_argument(
+        "--method",
+        choices=("alpha", "multiband"),
+        default="alpha",
+        help="composite method: alpha = exact blend, multiband = Laplacian-pyramid blend",
+    )
+    g.add_argument(
+        "--no-harmonize", action="store_true", help="do not match the edit's colours to the original at the seam"
+    )
     g = p.add_argument_group("output files")
-    g.add_argument("--quality", type=ranged(50, 100, "JPEG / lossy WebP quality", int), default=DEFAULT_QUALITY,
-                   metavar="Q", help="quality of .jpg and lossy .webp outputs (50..100)")
+    g.add_argument(
+        "--quality",
+        type=ranged(50, 100, "JPEG / lossy WebP quality", int),
+        default=DEFAULT_QUALITY,
+        metavar="Q",
+        help="quality of .jpg and lossy .webp outputs (50..100)",
+    )
     g.add_argument("--lossless", action="store_true", help="write .webp outputs losslessly (exact pixels)")
     add_common(p)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="torch device: auto (cuda when available), cpu, cuda, cuda:N, mps")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="print only errors, warnings and the batch summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors, warnings and the batch summary")
     p.add_argument("--debug", action="store_true", help="show full tracebacks of errors")
 
 
 def options_from(a) -> dict:
     return dict(
-        mask_opts=MaskOptions(threshold=a.threshold, space=a.space, regions=a.regions, relative=a.relative,
-                              min_region=a.min_region, fill_holes=not a.no_fill_holes, cleanup=a.cleanup,
-                              align=not a.no_align),
+        mask_opts=MaskOptions(
+            threshold=a.threshold,
+            space=a.space,
+            regions=a.regions,
+            relative=a.relative,
+            min_region=a.min_region,
+            fill_holes=not a.no_fill_holes,
+            cleanup=a.cleanup,
+            align=not a.no_align,
+        ),
         feather_opts=FeatherOptions(grow=a.grow, feather=a.feather, close=a.close, edge_aware=not a.no_edge_aware),
-        faces="never" if a.no_faces else a.faces, face_detector=a.face_detector,
-        model_dirs=a.model_dir if a.model_dir else default_model_dirs(), method=a.method,
+        faces="never" if a.no_faces else a.faces,
+        face_detector=a.face_detector,
+        model_dirs=a.model_dir if a.model_dir else default_model_dirs(),
+        method=a.method,
         harmonize=not a.no_harmonize,
     )
 
@@ -166,10 +209,12 @@ def pick_device(name: str) -> torch.device:
 
 # ------------------------------------------------------------------------------ jobs and path checks
 
+
 @dataclass
 class Job:
     """One pair to composite: where it came from (a manifest line, or the command line) and its paths."""
-    where: str                      # "line 3 (id jacket)" or "" for the composite command
+
+    where: str  # "line 3 (id jacket)" or "" for the composite command
     original: str
     edited: str
     out: str
@@ -251,22 +296,27 @@ def check_jobs(jobs: list[Job]) -> None:
             if key in own or key in inputs:
                 other, label, ip = own.get(key) or inputs[key]
                 whose = f"the {label} image {ip}" + (f" of {other.where}" if other is not j and other.where else "")
-                j.errors.append(f"{what} {p} is the same file as {whose}: Smart Mask never writes over its inputs; "
-                                "choose another output path")
+                j.errors.append(
+                    f"{what} {p} is the same file as {whose}: Smart Mask never writes over its inputs; "
+                    "choose another output path"
+                )
             elif key in outputs:
                 other, owhat, op = outputs[key]
                 if other is j:
                     j.errors.append(f"{owhat} {op} and {what} {p} are the same file; give them different paths")
                 else:
-                    j.errors.append(f"{what} {p} is also the {owhat} of {other.where}; every output must be a "
-                                    "different file")
-                    other.errors.append(f"{owhat} {op} is also the {what} of {j.where}; every output must be a "
-                                        "different file")
+                    j.errors.append(
+                        f"{what} {p} is also the {owhat} of {other.where}; every output must be a different file"
+                    )
+                    other.errors.append(
+                        f"{owhat} {op} is also the {what} of {j.where}; every output must be a different file"
+                    )
             else:
                 outputs[key] = (j, what, p)
 
 
 # ------------------------------------------------------------------------------ running
+
 
 class Warnings:
     """Format warnings (a lossy JPEG, a dropped alpha) said once per run, not once per file."""
@@ -285,9 +335,10 @@ def run_pair(job: Job, options: dict, device, a, warn: Warnings) -> str:
     o = read_image(job.original)
     e = read_image(job.edited)
     res = auto(o.image.to(device), e.image.to(device), **options)
-    for path, write in ((job.out, lambda: write_image(job.out, res.image, like=o, quality=a.quality,
-                                                      lossless=a.lossless)),
-                        (job.mask, lambda: write_mask(job.mask, res.mask, quality=a.quality, lossless=a.lossless))):
+    for path, write in (
+        (job.out, lambda: write_image(job.out, res.image, like=o, quality=a.quality, lossless=a.lossless)),
+        (job.mask, lambda: write_mask(job.mask, res.mask, quality=a.quality, lossless=a.lossless)),
+    ):
         if not path:
             continue
         try:
@@ -337,8 +388,17 @@ def parse_manifest(path: str) -> list[Job]:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
-            jobs.append(Job(f"line {n}", "", "", "", errors=[
-                f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1}); save the manifest as UTF-8"]))
+            jobs.append(
+                Job(
+                    f"line {n}",
+                    "",
+                    "",
+                    "",
+                    errors=[
+                        f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1}); save the manifest as UTF-8"
+                    ],
+                )
+            )
             continue
         jobs.append(_job_from_line(n, text))
     return jobs
@@ -350,8 +410,13 @@ def _job_from_line(n: int, text: str) -> Job:
     except ValueError as e:
         return Job(f"line {n}", "", "", "", errors=[f"not valid JSON ({e})"])
     if not isinstance(obj, dict):
-        return Job(f"line {n}", "", "", "", errors=[
-            f"expected a JSON object with \"original\", \"edited\" and \"out\", got {json.dumps(obj)[:60]}"])
+        return Job(
+            f"line {n}",
+            "",
+            "",
+            "",
+            errors=[f'expected a JSON object with "original", "edited" and "out", got {json.dumps(obj)[:60]}'],
+        )
     ident = obj.get("id")
     where = f"line {n}" + (f" (id {ident})" if ident is not None else "")
     errors, paths = [], {}
@@ -360,15 +425,16 @@ def _job_from_line(n: int, text: str) -> Job:
         if v is None and key == "mask":
             continue
         if v is None:
-            errors.append(f"\"{key}\" is missing")
+            errors.append(f'"{key}" is missing')
         elif not isinstance(v, str) or not v.strip():
-            errors.append(f"\"{key}\" must be a file path (a non-empty string), got {json.dumps(v)[:60]}")
+            errors.append(f'"{key}" must be a file path (a non-empty string), got {json.dumps(v)[:60]}')
         elif "\x00" in v:
-            errors.append(f"\"{key}\" contains a NUL character")
+            errors.append(f'"{key}" contains a NUL character')
         else:
             paths[key] = v
-    job = Job(where, paths.get("original", ""), paths.get("edited", ""), paths.get("out", ""), paths.get("mask"),
-              errors)
+    job = Job(
+        where, paths.get("original", ""), paths.get("edited", ""), paths.get("out", ""), paths.get("mask"), errors
+    )
     return job
 
 
@@ -378,8 +444,9 @@ def cmd_batch(a) -> int:
     summary is always printed; the exit status is 0 only when every pair was written."""
     jobs = parse_manifest(a.manifest)
     if not jobs:
-        raise SmartMaskError(f"manifest {a.manifest}: no pairs (one JSON object per line with \"original\", "
-                             "\"edited\" and \"out\")")
+        raise SmartMaskError(
+            f'manifest {a.manifest}: no pairs (one JSON object per line with "original", "edited" and "out")'
+        )
     check_jobs([j for j in jobs if not j.errors])
     a._outputs = [p for j in jobs if not j.errors for _, p in j.outputs()]
     _check_format_options(a)
@@ -404,17 +471,24 @@ def cmd_batch(a) -> int:
                 print(f"FAIL {job.where}: {describe_error(exc)}", file=sys.stderr, flush=True)
                 if a.debug:
                     import traceback
+
                     traceback.print_exc()
                 continue
             done += 1
             if not a.quiet:
                 print(f"ok   {job.where}  {time.perf_counter() - t:.2f}s", flush=True)
     except KeyboardInterrupt:
-        print(f"interrupted: {done} of {total} pairs done, {failed} failed, {total - done - failed} not run",
-              file=sys.stderr, flush=True)
+        print(
+            f"interrupted: {done} of {total} pairs done, {failed} failed, {total - done - failed} not run",
+            file=sys.stderr,
+            flush=True,
+        )
         return 130
-    print(f"{done} of {total} pairs done" + (f", {failed} failed" if failed else ""),
-          file=sys.stderr if failed else sys.stdout, flush=True)
+    print(
+        f"{done} of {total} pairs done" + (f", {failed} failed" if failed else ""),
+        file=sys.stderr if failed else sys.stdout,
+        flush=True,
+    )
     return 1 if failed else 0
 
 
@@ -468,32 +542,52 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m smartmask", formatter_class=_Formatter,
-                                description="Keep everything an AI edit was not meant to change.")
+    p = _Parser(
+        prog="python -m smartmask",
+        formatter_class=_Formatter,
+        description="Keep everything an AI edit was not meant to change.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("composite", formatter_class=_Formatter,
-                       help="composite one edited image back into its original",
-                       description="Composite one edited image back into its original. Outputs keep the original's "
-                                   "bit depth, alpha, ICC profile and EXIF where the format allows (see the README).")
+    c = sub.add_parser(
+        "composite",
+        formatter_class=_Formatter,
+        help="composite one edited image back into its original",
+        description="Composite one edited image back into its original. Outputs keep the original's "
+        "bit depth, alpha, ICC profile and EXIF where the format allows (see the README).",
+    )
     c.add_argument("original", help="the image before the edit (PNG, TIFF, JPEG or WebP; 8 or 16 bits)")
-    c.add_argument("edited", help="the AI editor's result, same framing (another size is resized only when it is an "
-                                  "editor's rounding or rescale of the original)")
-    c.add_argument("-o", "--output", required=True,
-                   help=f"result file ({KNOWN_EXTENSIONS}); must not be an input. Written atomically")
+    c.add_argument(
+        "edited",
+        help="the AI editor's result, same framing (another size is resized only when it is an "
+        "editor's rounding or rescale of the original)",
+    )
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=f"result file ({KNOWN_EXTENSIONS}); must not be an input. Written atomically",
+    )
     c.add_argument("--mask-out", metavar="PATH", help="also write the final mask (8-bit grey, white = from the edit)")
     add_options(c)
     c.set_defaults(func=cmd_composite)
-    b = sub.add_parser("batch", formatter_class=_Formatter,
-                       help="many pairs from a JSON-lines manifest (original, edited, out, optional mask and id)",
-                       description="Many pairs in one process. Every line is checked before any work; a bad line is "
-                                   "reported with its number and id and never stops the others. Exit status 0 only "
-                                   "when every pair was written.")
-    b.add_argument("manifest", help="JSON-lines file (UTF-8): one {\"original\", \"edited\", \"out\", optional \"mask\" "
-                                    "and \"id\"} object per line; paths relative to the current folder")
+    b = sub.add_parser(
+        "batch",
+        formatter_class=_Formatter,
+        help="many pairs from a JSON-lines manifest (original, edited, out, optional mask and id)",
+        description="Many pairs in one process. Every line is checked before any work; a bad line is "
+        "reported with its number and id and never stops the others. Exit status 0 only "
+        "when every pair was written.",
+    )
+    b.add_argument(
+        "manifest",
+        help='JSON-lines file (UTF-8): one {"original", "edited", "out", optional "mask" '
+        'and "id"} object per line; paths relative to the current folder',
+    )
     add_options(b)
     b.set_defaults(func=cmd_batch)
-    d = sub.add_parser("demo", formatter_class=_Formatter,
-                       help="run the bundled example and write result, mask and a side-by-side")
+    d = sub.add_parser(
+        "demo", formatter_class=_Formatter, help="run the bundled example and write result, mask and a side-by-side"
+    )
     d.add_argument("--out", help="output folder (default: a new temporary folder)")
     add_common(d)
     d.set_defaults(func=cmd_demo)

@@ -1,5 +1,6 @@
 """Colour spaces. CIELAB makes a difference of 1 roughly one just-noticeable step everywhere,
 so a single threshold means the same thing in shadows, skin and saturated fabric."""
+
 from __future__ import annotations
 
 import cv2
@@ -7,9 +8,9 @@ import torch
 
 from .blur import opencv_frames
 
-_RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
-                            [0.2126729, 0.7151522, 0.0721750],
-                            [0.0193339, 0.1191920, 0.9503041]])
+_RGB_TO_XYZ = torch.tensor(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883])
 
 

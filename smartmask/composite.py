@@ -7,6 +7,7 @@ difference between edit and surroundings fades over a wide band while fine detai
 a narrow one: no halo and no visible seam. It keeps the exactness guarantee by falling back to the
 original wherever the mask is exactly 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,9 @@ from .tensors import nonzero_box
 HARMONIZE_BAND = 0.005
 
 
-def alpha_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
-                    out: torch.Tensor | None = None) -> torch.Tensor:
+def alpha_composite(
+    original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``original * (1 - m) + edited * m`` for ``[B, H, W, 3]`` images and a ``[B, H, W]`` mask.
 
     One fused ``lerp`` pass. It is exact at the ends (ATen computes ``a + w (b - a)`` for w < 0.5 and
@@ -44,7 +46,9 @@ def _up(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, levels: int = 5) -> torch.Tensor:
+def multiband_composite(
+    original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, levels: int = 5
+) -> torch.Tensor:
     """Laplacian-pyramid blend of ``[B, H, W, 3]`` images under a ``[B, H, W]`` mask."""
     o = original.permute(0, 3, 1, 2)
     e = edited.permute(0, 3, 1, 2)
@@ -66,9 +70,15 @@ def multiband_composite(original: torch.Tensor, edited: torch.Tensor, mask: torc
     return torch.where(mk <= 0, original, torch.where(mk >= 1, edited, out))
 
 
-def harmonize_seam(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor,
-                   band: float = HARMONIZE_BAND, small: tuple | None = None,
-                   box: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+def harmonize_seam(
+    original: torch.Tensor,
+    edited: torch.Tensor,
+    mask: torch.Tensor,
+    band: float = HARMONIZE_BAND,
+    small: tuple | None = None,
+    box: tuple[int, int, int, int] | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Pull the edit's colours towards the original's near the mask boundary only.
 
     The editor's colour/exposure drift is the difference stage's model: gain and offset per channel

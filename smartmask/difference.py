@@ -12,6 +12,7 @@ a lighting ramp, VAE/JPEG noise, edges that moved by a fraction of a pixel. Befo
 and the result measures change, not noise. All of this runs at an analysis resolution (long side
 ``ANALYSIS_LONG_SIDE``), where a garment is still hundreds of pixels but noise has averaged out.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,11 @@ def _unchanged_weights(o_blurred: torch.Tensor, e: torch.Tensor, agree: torch.Te
     d = (o_blurred - gaussian_blur(e, UNCHANGED_BLUR)).abs().sum(1, keepdim=True)
     # the noise scale is measured where the structure agrees: a new background covering most of the
     # frame must not set it. One scale per frame: frames of a batch are independent pictures
-    q = torch.tensor([robust_scale(f[a > 0.5]) if (a > 0.5).sum() > 64 else robust_scale(f) for f, a in zip(d, agree)],
-                     device=d.device, dtype=d.dtype).view(-1, 1, 1, 1)
+    q = torch.tensor(
+        [robust_scale(f[a > 0.5]) if (a > 0.5).sum() > 64 else robust_scale(f) for f, a in zip(d, agree)],
+        device=d.device,
+        dtype=d.dtype,
+    ).view(-1, 1, 1, 1)
     return torch.clamp(2.0 - d / (3.0 * q), 0.0, 1.0) * agree
 
 
@@ -129,10 +133,10 @@ def neighbourhood_min_diff(a: torch.Tensor, b: torch.Tensor, radius: int = 1) ->
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
             # D(p) = ||a(p) - b(p + d)||^2 on a frame grown by r on each side (replicated edges)
-            dist = (a - bp[..., r + dy:r + dy + h, r + dx:r + dx + w]).pow_(2).sum(1, keepdim=True)
+            dist = (a - bp[..., r + dy : r + dy + h, r + dx : r + dx + w]).pow_(2).sum(1, keepdim=True)
             ab = dist if ab is None else torch.minimum(ab, dist)
             # b(p) - a(p - d) = -(a(q) - b(q + d)) at q = p - d: read D shifted by -d (edges replicated)
-            back = F.pad(dist, (r,) * 4, mode="replicate")[..., r - dy:r - dy + h, r - dx:r - dx + w]
+            back = F.pad(dist, (r,) * 4, mode="replicate")[..., r - dy : r - dy + h, r - dx : r - dx + w]
             ba = back if ba is None else torch.minimum(ba, back)
     return torch.maximum(ab, ba).sqrt_()
 

@@ -7,6 +7,7 @@ smooth patches that end in a gradual colour shift dropped (``seams``), regions s
 edit taken whole (``global_edit``); then the mask is enlarged to the frame's size with the guarded
 areas cut out. Everything but the last step runs at the analysis size.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,6 +41,7 @@ class FrameEvidence:
     copies of the original and of the aligned, drift-compensated edit (``[1, 3, h, w]``), the
     change map ``[h, w]`` (numpy; re-rendered texture discounted) and the levels. Face intent
     (``faces.FaceIntent``) judges each face on these."""
+
     original: torch.Tensor
     edited: torch.Tensor
     change: np.ndarray
@@ -72,8 +74,9 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, radius(GROW_REACH, ah, aw)))
     if opts.cleanup > 0:
-        mask = R.open_close(mask, max(1, radius(OPEN_RADIUS * opts.cleanup, ah, aw)),
-                            radius(CLOSE_RADIUS * opts.cleanup, ah, aw))
+        mask = R.open_close(
+            mask, max(1, radius(OPEN_RADIUS * opts.cleanup, ah, aw)), radius(CLOSE_RADIUS * opts.cleanup, ah, aw)
+        )
     if opts.fill_holes:
         mask = R.fill_holes(mask)
     if opts.regions == "all":

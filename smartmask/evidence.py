@@ -9,6 +9,7 @@ close *and* whose structure agrees; where neither image has structure (a smooth 
 alone decides. This keeps the drift model right when the edit covers most of the frame: what is
 unchanged is decided from evidence, not from being the majority.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,7 @@ TEXTURE_LOW, TEXTURE_HIGH = 0.01, 0.03
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
 def structure_agreement(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
@@ -39,7 +40,7 @@ def structure_agreement(o: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     cross = gaussian_blur(do * de, WINDOW_SIGMA)
     # correlation, with the weaker texture's energy floored at the grain level so that a smooth
     # area against a smooth area reads as agreeing, and smooth against textured as not
-    floor = TEXTURE_LOW ** 2
+    floor = TEXTURE_LOW**2
     corr = cross / torch.sqrt(torch.maximum(eo, ee) * torch.maximum(torch.minimum(eo, ee), torch.full_like(eo, floor)))
     textured = ((torch.sqrt(torch.maximum(eo, ee)) - TEXTURE_LOW) / (TEXTURE_HIGH - TEXTURE_LOW)).clamp(0, 1)
     return 1.0 - textured * (1.0 - corr.clamp(0, 1))

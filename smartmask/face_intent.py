@@ -25,6 +25,7 @@ not protected at all: it becomes part of the edit, whole, so no original patch i
 The rule (``decide``) is one small function; everything here is pure numpy on the analysis-size
 copies the pipeline already has, so judging a face costs well under a millisecond.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,6 +68,7 @@ COVER_MIN_SHARE = 0.15
 @dataclass(frozen=True)
 class FaceEvidence:
     """What both images say about one face (see the module docstring)."""
+
     structure: float
     change: float
     surround: float
@@ -76,6 +78,7 @@ class FaceEvidence:
 class FaceDecision:
     """``kept``: protect this face (the edit only drifted it); ``partial``: protect only its unchanged
     part; ``reason``: why, in words for the node."""
+
     kept: bool
     reason: str
     evidence: FaceEvidence | None = None
@@ -127,8 +130,9 @@ def decide(ev: FaceEvidence | None) -> FaceDecision:
     return FaceDecision(True, "partly covered", ev, partial=True)
 
 
-def ellipse_radius(shape: tuple[int, int], ellipse: tuple[float, float, float, float, float],
-                   box: tuple[int, int, int, int]) -> np.ndarray:
+def ellipse_radius(
+    shape: tuple[int, int], ellipse: tuple[float, float, float, float, float], box: tuple[int, int, int, int]
+) -> np.ndarray:
     """Normalised elliptical radius (1 on the ellipse) of every pixel of ``box`` = (y0, y1, x0, x1)."""
     cx, cy, a, b, th = ellipse
     y0, y1, x0, x1 = box
@@ -167,12 +171,18 @@ def structure_agreement(grey_o: np.ndarray, grey_e: np.ndarray, inside: np.ndarr
     gx_e = cv2.Sobel(grey_e, cv2.CV_32F, 1, 0, ksize=3)
     gy_e = cv2.Sobel(grey_e, cv2.CV_32F, 0, 1, ksize=3)
     dot = float((gx_o * gx_e + gy_o * gy_e)[inside].sum())
-    energy = float((gx_o ** 2 + gy_o ** 2)[inside].sum()) * float((gx_e ** 2 + gy_e ** 2)[inside].sum())
+    energy = float((gx_o**2 + gy_o**2)[inside].sum()) * float((gx_e**2 + gy_e**2)[inside].sum())
     return dot / math.sqrt(energy) if energy > 1e-12 else 0.0
 
 
-def face_evidence(ellipse: tuple[float, float, float, float, float], original: np.ndarray, edited: np.ndarray,
-                  change: np.ndarray, low: float, high: float) -> FaceEvidence | None:
+def face_evidence(
+    ellipse: tuple[float, float, float, float, float],
+    original: np.ndarray,
+    edited: np.ndarray,
+    change: np.ndarray,
+    low: float,
+    high: float,
+) -> FaceEvidence | None:
     """Evidence for one face from the pipeline's analysis-size arrays.
 
     ``ellipse`` (cx, cy, a, b, theta) is the face region in the arrays' pixels; ``original`` and
@@ -206,8 +216,13 @@ def face_evidence(ellipse: tuple[float, float, float, float, float], original: n
     return FaceEvidence(structure_agreement(go, ge, inside_small), level, surround)
 
 
-def with_cover(decision: FaceDecision, ellipse: tuple[float, float, float, float, float], change: np.ndarray,
-               high: float, reach: float = 1.0) -> FaceDecision:
+def with_cover(
+    decision: FaceDecision,
+    ellipse: tuple[float, float, float, float, float],
+    change: np.ndarray,
+    high: float,
+    reach: float = 1.0,
+) -> FaceDecision:
     """A kept face's decision with its covered part (``covered_part`` at ``COVER_FACTOR`` times the
     high level) attached, and marked partly edited, when the cover takes at least
     ``COVER_MIN_SHARE`` of the face; other decisions unchanged."""
@@ -223,8 +238,9 @@ def with_cover(decision: FaceDecision, ellipse: tuple[float, float, float, float
     return replace(decision, partial=True, reason="partly covered", cover=cover)
 
 
-def covered_part(ellipse: tuple[float, float, float, float, float], change: np.ndarray, level: float,
-                 reach: float = 1.0) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+def covered_part(
+    ellipse: tuple[float, float, float, float, float], change: np.ndarray, level: float, reach: float = 1.0
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The changed part of a partly covered face: ``(box, part)`` with ``part`` a boolean array over
     ``box`` (y0, y1, x0, x1) of ``change``'s pixels, or None when nothing inside changed.
 
@@ -247,8 +263,10 @@ def covered_part(ellipse: tuple[float, float, float, float, float], change: np.n
 
 def summary(decisions: Sequence[FaceDecision]) -> str:
     """Words for the node: "2 faces kept, 1 face edited: changed structure" (reasons of the edited)."""
+
     def count(n: int, what: str) -> str:
         return f"{n} face{'s' if n != 1 else ''} {what}"
+
     kept = [d for d in decisions if d.kept and not d.partial]
     partly = [d for d in decisions if d.partial]
     edited = [d for d in decisions if not d.kept]

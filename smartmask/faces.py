@@ -14,11 +14,12 @@ to the face.
 Detection itself lives in ``face_detect`` (OpenCV, CPU); the mask math here is torch on whatever
 device the inputs are on.
 """
+
 from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -26,14 +27,37 @@ import torch
 
 from . import face_intent
 from .blur import downscale, fit_size, shrink_hwc, upscale_crop
-from .face_detect import (DETECT_MAX_SIDE, DETECTORS, Face, LoadedDetector, detect_faces, find_mtcnn, find_yunet,
-                          load_detector, offline)
+from .face_detect import (
+    DETECT_MAX_SIDE,
+    DETECTORS,
+    Face,
+    LoadedDetector,
+    detect_faces,
+    find_mtcnn,
+    find_yunet,
+    load_detector,
+    offline,
+)
 from .interrupt import checkpoint
 from .tensors import as_image, as_mask, batch_size, expand_batch, match_mask, new_like
 
-__all__ = ["Face", "DETECTORS", "detect_faces", "load_detector", "find_yunet", "find_mtcnn", "offline",
-           "face_ellipse", "face_mask", "guard_faces", "judge_faces", "intent_masks", "FaceIntent", "DEFAULT_PADDING",
-           "DEFAULT_SOFTNESS"]
+__all__ = [
+    "Face",
+    "DETECTORS",
+    "detect_faces",
+    "load_detector",
+    "find_yunet",
+    "find_mtcnn",
+    "offline",
+    "face_ellipse",
+    "face_mask",
+    "guard_faces",
+    "judge_faces",
+    "intent_masks",
+    "FaceIntent",
+    "DEFAULT_PADDING",
+    "DEFAULT_SOFTNESS",
+]
 
 DEFAULT_PADDING = 0.1
 DEFAULT_SOFTNESS = 0.15
@@ -51,8 +75,8 @@ _BELOW_EYES = 1.6
 _CHEEK_SIDE = 1.0
 _CHEEK_BACK = 0.6
 _NOSE_DEPTH = 0.4
-_MARGIN = 0.1           # jitter of the landmarks
-_EYE_PER_D = 1.08       # eye distance / eye-mouth distance measured on frontal faces (both detectors)
+_MARGIN = 0.1  # jitter of the landmarks
+_EYE_PER_D = 1.08  # eye distance / eye-mouth distance measured on frontal faces (both detectors)
 
 
 def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
@@ -82,18 +106,18 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     d_eye = float(np.linalg.norm(eye_l - eye_r))
     if d_em < 1e-3:
         return box_ellipse
-    u_em = np.array([em[1], -em[0]]) / d_em              # eyes->mouth turned by -90 degrees
+    u_em = np.array([em[1], -em[0]]) / d_em  # eyes->mouth turned by -90 degrees
     u_eye = (eye_l - eye_r) / max(d_eye, 1e-9)
-    w = min(max((d_eye / d_em - 0.3) / 0.4, 0.0), 1.0)   # trust the eye line unless the eyes coincide
+    w = min(max((d_eye / d_em - 0.3) / 0.4, 0.0), 1.0)  # trust the eye line unless the eyes coincide
     u = w * u_eye + (1 - w) * u_em
     if np.linalg.norm(u) < 1e-6 or np.dot(u, u_em) < 0:  # eye line upside down relative to the mouth
         return box_ellipse
-    u = u / np.linalg.norm(u)                            # along the eyes, image-left to image-right
-    v = np.array([-u[1], u[0]])                          # towards the chin
+    u = u / np.linalg.norm(u)  # along the eyes, image-left to image-right
+    v = np.array([-u[1], u[0]])  # towards the chin
     d_mouth = float(np.dot(em, v))
     if d_mouth <= 0:
         return box_ellipse
-    d = max(d_mouth, 0.9 * d_eye / _EYE_PER_D)           # looking down shortens eye-mouth, not eye distance
+    d = max(d_mouth, 0.9 * d_eye / _EYE_PER_D)  # looking down shortens eye-mouth, not eye distance
     if d < 0.05 * max(bw, bh) or d > 2 * max(bw, bh):
         return box_ellipse
 
@@ -115,9 +139,15 @@ def face_ellipse(face: Face) -> tuple[float, float, float, float, float]:
     return float(centre[0]), float(centre[1]), float(a), float(b), theta
 
 
-def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = DEFAULT_PADDING,
-              softness: float = DEFAULT_SOFTNESS, device: torch.device | str | None = None,
-              out: torch.Tensor | None = None) -> torch.Tensor:
+def face_mask(
+    faces: Sequence[Face],
+    height: int,
+    width: int,
+    padding: float = DEFAULT_PADDING,
+    softness: float = DEFAULT_SOFTNESS,
+    device: torch.device | str | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Soft face mask ``[height, width]`` in 0..1: 1 inside each padded face ellipse, smooth falloff outside.
 
     ``padding`` grows both semi-axes by that fraction of the face's size (the mean of the ellipse's
@@ -134,7 +164,7 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
     softness = max(float(softness), 0.0)
     for face in faces:
         cx, cy, a, b, th = face_ellipse(face)
-        size = (a + b) / 2                               # mean radius
+        size = (a + b) / 2  # mean radius
         a, b = a + padding * size, b + padding * size
         soft = softness * size
         c, s = math.cos(th), math.sin(th)
@@ -148,15 +178,15 @@ def face_mask(faces: Sequence[Face], height: int, width: int, padding: float = D
         xs = torch.arange(xa, xb, dtype=torch.float32, device=device) - cx
         ys = torch.arange(ya, yb, dtype=torch.float32, device=device) - cy
         dx, dy = xs[None, :], ys[:, None]
-        pu = dx * c + dy * s                             # along the eye line
-        pv = -dx * s + dy * c                            # towards the chin
+        pu = dx * c + dy * s  # along the eye line
+        pv = -dx * s + dy * c  # towards the chin
         r = torch.sqrt((pu / a) ** 2 + (pv / b) ** 2)
         # Distance outside the ellipse, first order: (r - 1) / |grad r|; exact on the axes, close elsewhere.
-        grad = torch.sqrt((pu / a ** 2) ** 2 + (pv / b ** 2) ** 2) / r.clamp_min(1e-6)
+        grad = torch.sqrt((pu / a**2) ** 2 + (pv / b**2) ** 2) / r.clamp_min(1e-6)
         dist = (r - 1) / grad.clamp_min(1e-9)
         if soft > 0:
             t = (dist / soft).clamp(0, 1)
-            m = 1 - t * t * (3 - 2 * t)                  # smoothstep: no visible seam at either end
+            m = 1 - t * t * (3 - 2 * t)  # smoothstep: no visible seam at either end
         else:
             m = (dist <= 0).float()
         m = torch.where(r <= 1, torch.ones_like(m), m)
@@ -180,11 +210,15 @@ def _frame_uint8(frame: torch.Tensor, max_side: int = DETECT_MAX_SIDE) -> np.nda
     return (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
-def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
-               model_dirs: Sequence[str | os.PathLike] = (), padding: float = DEFAULT_PADDING,
-               softness: float = DEFAULT_SOFTNESS,
-               progress: Callable[[int, int], None] | None = None,
-               detect_copy: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+def face_masks(
+    image: torch.Tensor,
+    detector: str | LoadedDetector = "auto",
+    model_dirs: Sequence[str | os.PathLike] = (),
+    padding: float = DEFAULT_PADDING,
+    softness: float = DEFAULT_SOFTNESS,
+    progress: Callable[[int, int], None] | None = None,
+    detect_copy: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict]:
     """Soft face masks ``[B, H, W]`` of an ``[B, H, W, 3]`` image, and ``info`` (see ``guard_faces``).
 
     ``detect_copy`` (optional) is an area-reduced copy of ``image`` with the same aspect ratio and a
@@ -205,8 +239,12 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     if det.name == "none":
         if progress is not None:
             progress(frames, frames)
-        return faces, {"detector": det.name, "message": det.message, "faces_per_frame": [0] * frames,
-                       "faces": [[] for _ in range(frames)]}
+        return faces, {
+            "detector": det.name,
+            "message": det.message,
+            "faces_per_frame": [0] * frames,
+            "faces": [[] for _ in range(frames)],
+        }
     for i in range(frames):
         checkpoint("faces")
         # cv2 runs on the CPU only (OpenCV DNN has no torch device): detection uses a uint8 CPU
@@ -214,7 +252,7 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
         u8 = _frame_uint8(source[i])
         back = w / u8.shape[1]
         if prev_u8 is not None and np.array_equal(u8, prev_u8):
-            found = prev_faces                       # still frame in a video: same faces, same mask
+            found = prev_faces  # still frame in a video: same faces, same mask
             faces[i] = faces[i - 1]
         else:
             found = det.detect(u8)
@@ -229,9 +267,17 @@ def face_masks(image: torch.Tensor, detector: str | LoadedDetector = "auto",
     return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts, "faces": per_frame}
 
 
-def judge_faces(faces: Sequence[Face], size: tuple[int, int], original: np.ndarray, edited: np.ndarray,
-                change: np.ndarray, low: float, high: float, padding: float = DEFAULT_PADDING,
-                softness: float = DEFAULT_SOFTNESS) -> list[face_intent.FaceDecision]:
+def judge_faces(
+    faces: Sequence[Face],
+    size: tuple[int, int],
+    original: np.ndarray,
+    edited: np.ndarray,
+    change: np.ndarray,
+    low: float,
+    high: float,
+    padding: float = DEFAULT_PADDING,
+    softness: float = DEFAULT_SOFTNESS,
+) -> list[face_intent.FaceDecision]:
     """Kept or changed, for each face of one frame (see ``face_intent``).
 
     ``faces`` are in full-resolution pixels of a frame of ``size`` (H, W); ``original``, ``edited``
@@ -249,9 +295,14 @@ def judge_faces(faces: Sequence[Face], size: tuple[int, int], original: np.ndarr
     return decisions
 
 
-def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDecision], all_faces: torch.Tensor,
-                 change: np.ndarray, padding: float = DEFAULT_PADDING,
-                 softness: float = DEFAULT_SOFTNESS) -> tuple[torch.Tensor, torch.Tensor | None]:
+def intent_masks(
+    faces: Sequence[Face],
+    decisions: Sequence[face_intent.FaceDecision],
+    all_faces: torch.Tensor,
+    change: np.ndarray,
+    padding: float = DEFAULT_PADDING,
+    softness: float = DEFAULT_SOFTNESS,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(guard, take)`` of one frame from its faces' decisions.
 
     ``guard`` ``[H, W]``: the soft mask of the kept faces, with the changed part of a partly covered
@@ -270,10 +321,14 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
         (y0, y1, x0, x1), part = d.cover
         small = np.zeros(change.shape, np.float32)
         small[y0:y1, x0:x1] = part
-        box = (max(0, int(y0 / s)), min(h, int(math.ceil(y1 / s)) + 1),
-               max(0, int(x0 / s)), min(w, int(math.ceil(x1 / s)) + 1))
+        box = (
+            max(0, int(y0 / s)),
+            min(h, int(math.ceil(y1 / s)) + 1),
+            max(0, int(x0 / s)),
+            min(w, int(math.ceil(x1 / s)) + 1),
+        )
         cover = upscale_crop(torch.from_numpy(small)[None, None].to(guard.device), (h, w), box)[0, ..., 0]
-        guard[box[0]:box[1], box[2]:box[3]] *= 1 - cover.clamp(0, 1)
+        guard[box[0] : box[1], box[2] : box[3]] *= 1 - cover.clamp(0, 1)
     changed = [f for f, d in zip(faces, decisions, strict=True) if not d.kept]
     take = None
     if changed:
@@ -281,11 +336,18 @@ def intent_masks(faces: Sequence[Face], decisions: Sequence[face_intent.FaceDeci
     return guard, take
 
 
-def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor | None = None,
-                detector: str | LoadedDetector = "auto", model_dirs: Sequence[str | os.PathLike] = (),
-                padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS,
-                progress: Callable[[int, int], None] | None = None, edited: torch.Tensor | None = None,
-                mode: str = "always"):
+def guard_faces(
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    protect: torch.Tensor | None = None,
+    detector: str | LoadedDetector = "auto",
+    model_dirs: Sequence[str | os.PathLike] = (),
+    padding: float = DEFAULT_PADDING,
+    softness: float = DEFAULT_SOFTNESS,
+    progress: Callable[[int, int], None] | None = None,
+    edited: torch.Tensor | None = None,
+    mode: str = "always",
+):
     """Remove faces (and an optional protect mask) from an edit mask.
 
     ``image`` ``[B, H, W, 3]`` is the ORIGINAL image (faces are found where they were before the
@@ -327,8 +389,15 @@ def guard_faces(image: torch.Tensor, mask: torch.Tensor, protect: torch.Tensor |
     return guarded.contiguous(), faces_n.contiguous(), info
 
 
-def _judge_batch(image: torch.Tensor, edited: torch.Tensor, faces: torch.Tensor, mask: torch.Tensor, info: dict,
-                 padding: float, softness: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def _judge_batch(
+    image: torch.Tensor,
+    edited: torch.Tensor,
+    faces: torch.Tensor,
+    mask: torch.Tensor,
+    info: dict,
+    padding: float,
+    softness: float,
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Face intent for ``guard_faces``: the difference stage of the pipeline runs on the pair (with
     its alignment, drift compensation and levels, so Face Guard judges faces exactly as Smart Mask
     (auto) does), and each frame's faces are judged on its evidence."""
@@ -348,15 +417,20 @@ def _judge_batch(image: torch.Tensor, edited: torch.Tensor, faces: torch.Tensor,
     decisions = []
     for i, ev in sorted(evidence.items()):
         arrays = (ev.original[0].permute(1, 2, 0).cpu().numpy(), ev.edited[0].permute(1, 2, 0).cpu().numpy())
-        ds = judge_faces(found[i], tuple(o.shape[1:3]), *arrays, ev.change, ev.levels.low, ev.levels.high,
-                         padding, softness)
+        ds = judge_faces(
+            found[i], tuple(o.shape[1:3]), *arrays, ev.change, ev.levels.low, ev.levels.high, padding, softness
+        )
         g, take = intent_masks(found[i], ds, faces[i], ev.change, padding, softness)
         faces[i] = g
         if take is not None:
             torch.maximum(mask[i], take, out=mask[i])
         decisions.append(ds)
-    info = dict(info, decisions=decisions, faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
-                summary=face_intent.summary([d for ds in decisions for d in ds]))
+    info = dict(
+        info,
+        decisions=decisions,
+        faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
+        summary=face_intent.summary([d for ds in decisions for d in ds]),
+    )
     return faces, mask, info
 
 
@@ -384,8 +458,15 @@ class FaceIntent:
             return masks[i]
         lv = evidence.levels
         size = tuple(masks.shape[1:3])
-        decisions = judge_faces(faces, size, evidence.original[0].permute(1, 2, 0).cpu().numpy(),
-                                evidence.edited[0].permute(1, 2, 0).cpu().numpy(), evidence.change, lv.low, lv.high)
+        decisions = judge_faces(
+            faces,
+            size,
+            evidence.original[0].permute(1, 2, 0).cpu().numpy(),
+            evidence.edited[0].permute(1, 2, 0).cpu().numpy(),
+            evidence.change,
+            lv.low,
+            lv.high,
+        )
         found = masks[i]
         g, take = intent_masks(faces, decisions, found, evidence.change)
         self.decisions[i] = decisions
@@ -405,8 +486,10 @@ class FaceIntent:
                 masks[i] = g
         info = dict(info)
         if self.mode == "auto":
-            per_frame = [self.decisions.get(i, [face_intent.FaceDecision(True, "not judged")] * len(f))
-                         for i, f in enumerate(info["faces"])]
+            per_frame = [
+                self.decisions.get(i, [face_intent.FaceDecision(True, "not judged")] * len(f))
+                for i, f in enumerate(info["faces"])
+            ]
             info["decisions"] = per_frame
             info["faces_per_frame"] = [sum(d.kept for d in ds) for ds in per_frame]
             info["summary"] = face_intent.face_summary(self.mode, per_frame)

@@ -3,6 +3,7 @@
 Everything here is plain tensor math (pooling, separable blurs, box filters), so it runs on the
 GPU when the mask is there.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -81,8 +82,12 @@ def _grow_far(a: np.ndarray, pixels: int) -> np.ndarray:
 def _dilate_cross(x: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
     p = F.pad(x, (1, 1, 1, 1), mode="replicate")
     h, w = x.shape[-2:]
-    return torch.maximum(torch.maximum(p[..., 1:h + 1, 1:w + 1], torch.maximum(p[..., 0:h, 1:w + 1], p[..., 2:h + 2, 1:w + 1])),
-                         torch.maximum(p[..., 1:h + 1, 0:w], p[..., 1:h + 1, 2:w + 2]))
+    return torch.maximum(
+        torch.maximum(
+            p[..., 1 : h + 1, 1 : w + 1], torch.maximum(p[..., 0:h, 1 : w + 1], p[..., 2 : h + 2, 1 : w + 1])
+        ),
+        torch.maximum(p[..., 1 : h + 1, 0:w], p[..., 1 : h + 1, 2 : w + 2]),
+    )
 
 
 def close_gaps(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -130,17 +135,23 @@ def snap(mask: torch.Tensor, tol: float = 1.0 / 1024, inplace: bool = False) -> 
         # full-size scratch costs more in page faults than the thresholds themselves)
         scratch = np.empty((min(256, a.shape[0]), a.shape[1]), np.float32)
         for r in range(0, a.shape[0], scratch.shape[0]):
-            blk = a[r:r + scratch.shape[0]]
-            hi = cv2.threshold(blk, 1 - tol, 1.0, cv2.THRESH_BINARY, dst=scratch[:blk.shape[0]])[1]
+            blk = a[r : r + scratch.shape[0]]
+            hi = cv2.threshold(blk, 1 - tol, 1.0, cv2.THRESH_BINARY, dst=scratch[: blk.shape[0]])[1]
             cv2.threshold(blk, tol, 0.0, cv2.THRESH_TOZERO, dst=blk)  # below tol -> 0
-            cv2.max(blk, hi, dst=blk)                                 # above 1 - tol -> 1
+            cv2.max(blk, hi, dst=blk)  # above 1 - tol -> 1
         return mask
     out = torch.where(mask > 1 - tol, 1.0, mask)
     return out.masked_fill_(mask < tol, 0.0)
 
 
-def feather(mask: torch.Tensor, grow_px: int = 0, feather_px: float = 0.0, close_px: int = 0,
-            guide: torch.Tensor | None = None, edge_radius: int = 0) -> torch.Tensor:
+def feather(
+    mask: torch.Tensor,
+    grow_px: int = 0,
+    feather_px: float = 0.0,
+    close_px: int = 0,
+    guide: torch.Tensor | None = None,
+    edge_radius: int = 0,
+) -> torch.Tensor:
     """Full feather stage: close gaps, grow/shrink, optional edge-aware refinement, gaussian edge."""
     m = close_gaps(mask, close_px)
     m = grow(m, grow_px)

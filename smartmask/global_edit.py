@@ -11,6 +11,7 @@ Two kinds of evidence, either is enough:
   editor outputs and the synthetic drift ranges) the median correction is at most about 6 delta E;
   a relight or a restyle moves the whole frame by more than twice that.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,12 @@ def coverage_reason(mask: np.ndarray) -> str:
         return ""
     h, w = mask.shape
     ys, xs = np.linspace(0, h, GRID + 1).astype(int), np.linspace(0, w, GRID + 1).astype(int)
-    cells = [mask[ys[i]:ys[i + 1], xs[j]:xs[j + 1]].mean() for i in range(GRID) for j in range(GRID)
-             if ys[i + 1] > ys[i] and xs[j + 1] > xs[j]]
+    cells = [
+        mask[ys[i] : ys[i + 1], xs[j] : xs[j + 1]].mean()
+        for i in range(GRID)
+        for j in range(GRID)
+        if ys[i + 1] > ys[i] and xs[j + 1] > xs[j]
+    ]
     if min(cells, default=0.0) < COVER_CELL:
         return ""
     return f"the change covers {100 * share:.0f} % of the frame evenly"

@@ -11,6 +11,7 @@ with alpha; PNG keeps ICC and EXIF at both depths, TIFF at 8 bits. WebP keeps 8 
 and EXIF, and is lossless with ``lossless=True``. JPEG is lossy, 8 bits, no alpha. 16-bit
 pixels are read and written through OpenCV (Pillow has no 16-bit RGB), metadata through Pillow.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,12 @@ EXIF_ORIENTATION = 0x0112
 @dataclass
 class Picture:
     """An image file's pixels as a ComfyUI-layout tensor plus what the file had besides RGB."""
-    image: torch.Tensor          # [1, H, W, 3] float32 in 0..1, upright (EXIF rotation applied)
-    alpha: np.ndarray | None     # [H, W] uint8 or uint16 as stored, or None
-    bits: int                    # 8 or 16 bits per channel
-    icc: bytes | None            # ICC profile (an RGB one; a CMYK file's profile is dropped)
-    exif: bytes | None           # EXIF with the orientation reset, since the pixels are upright
+
+    image: torch.Tensor  # [1, H, W, 3] float32 in 0..1, upright (EXIF rotation applied)
+    alpha: np.ndarray | None  # [H, W] uint8 or uint16 as stored, or None
+    bits: int  # 8 or 16 bits per channel
+    icc: bytes | None  # ICC profile (an RGB one; a CMYK file's profile is dropped)
+    exif: bytes | None  # EXIF with the orientation reset, since the pixels are upright
     path: str
     notes: list[str] = field(default_factory=list)  # what could not be kept when reading (said on writing)
 
@@ -62,17 +64,26 @@ def output_format(path, what: str = "output") -> str:
 def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation to a pixel array (as ``ImageOps.exif_transpose`` does to an image)."""
     t = (1, 0) + tuple(range(2, a.ndim))
-    return {2: lambda: a[:, ::-1], 3: lambda: a[::-1, ::-1], 4: lambda: a[::-1],
-            5: lambda: a.transpose(t), 6: lambda: np.rot90(a, -1), 7: lambda: a.transpose(t)[::-1, ::-1],
-            8: lambda: np.rot90(a, 1)}.get(orientation, lambda: a)()
+    return {
+        2: lambda: a[:, ::-1],
+        3: lambda: a[::-1, ::-1],
+        4: lambda: a[::-1],
+        5: lambda: a.transpose(t),
+        6: lambda: np.rot90(a, -1),
+        7: lambda: a.transpose(t)[::-1, ::-1],
+        8: lambda: np.rot90(a, 1),
+    }.get(orientation, lambda: a)()
 
 
 def _is_16bit(im: Image.Image) -> bool:
     """Pillow decodes 16-bit RGB(A) PNG and TIFF to 8 bits without a word; its tile's raw mode tells."""
     if im.format not in ("PNG", "TIFF"):
         return False
-    return im.mode.startswith("I;16") or (im.format == "PNG" and im.mode == "I") or \
-        any("16" in str(t[3]) for t in (im.tile or ()))
+    return (
+        im.mode.startswith("I;16")
+        or (im.format == "PNG" and im.mode == "I")
+        or any("16" in str(t[3]) for t in (im.tile or ()))
+    )
 
 
 def _open_error(path, exc: Exception) -> SmartMaskError:
@@ -130,8 +141,15 @@ def read_image(path) -> Picture:
         exif_bytes = None
         notes.append(f"the original's EXIF could not be rewritten ({type(exc).__name__}: {exc}); it is dropped")
     image = torch.from_numpy(np.ascontiguousarray(rgb).astype(np.float32) / scale)[None]
-    return Picture(image, None if alpha is None else np.ascontiguousarray(alpha), 16 if sixteen else 8, icc,
-                   exif_bytes, str(path), notes)
+    return Picture(
+        image,
+        None if alpha is None else np.ascontiguousarray(alpha),
+        16 if sixteen else 8,
+        icc,
+        exif_bytes,
+        str(path),
+        notes,
+    )
 
 
 def _split_cv(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -186,8 +204,10 @@ def format_warnings(path, like: Picture | None, lossless: bool = False, quality:
     out = []
     if fmt == "JPEG" or (fmt == "WEBP" and not lossless):
         name = "JPEG" if fmt == "JPEG" else "lossy WebP"
-        out.append(f"{name} (quality {quality}): pixels outside the edit are no longer bit-exact; for exact "
-                   "pixels write .png, .tif" + ("" if fmt == "JPEG" else " or use --lossless"))
+        out.append(
+            f"{name} (quality {quality}): pixels outside the edit are no longer bit-exact; for exact "
+            "pixels write .png, .tif" + ("" if fmt == "JPEG" else " or use --lossless")
+        )
     if like is None:
         return out
     out += like.notes
@@ -200,8 +220,9 @@ def format_warnings(path, like: Picture | None, lossless: bool = False, quality:
     return out
 
 
-def _encode(fmt: str, pixels: np.ndarray, bits: int, icc: bytes | None, exif: bytes | None, quality: int,
-            lossless: bool) -> bytes | Image.Image:
+def _encode(
+    fmt: str, pixels: np.ndarray, bits: int, icc: bytes | None, exif: bytes | None, quality: int, lossless: bool
+) -> bytes | Image.Image:
     """The file's bytes (16-bit, through OpenCV) or a Pillow image to save (8-bit)."""
     if bits == 16:
         bgr = pixels[..., [2, 1, 0, 3]] if pixels.shape[2] == 4 else pixels[..., ::-1]
@@ -232,8 +253,9 @@ def _save_params(fmt: str, icc, exif, quality: int, lossless: bool) -> dict:
     return p
 
 
-def write_image(path, image: torch.Tensor, like: Picture | None = None, quality: int = DEFAULT_QUALITY,
-                lossless: bool = False) -> list[str]:
+def write_image(
+    path, image: torch.Tensor, like: Picture | None = None, quality: int = DEFAULT_QUALITY, lossless: bool = False
+) -> list[str]:
     """Write ``image`` (``[H, W, 3]`` or ``[1, H, W, 3]``) to ``path`` with ``like``'s depth, alpha, ICC
     and EXIF, atomically; return the warnings of ``format_warnings`` (what this format lost)."""
     fmt = output_format(path)
@@ -245,8 +267,10 @@ def write_image(path, image: torch.Tensor, like: Picture | None = None, quality:
     alpha = like.alpha if like is not None and fmt in WITH_ALPHA else None
     if alpha is not None:
         if alpha.shape != pixels.shape[:2]:
-            raise SmartMaskError(f"{path}: the original's alpha is {alpha.shape[1]}x{alpha.shape[0]} but the "
-                                 f"result is {pixels.shape[1]}x{pixels.shape[0]}")
+            raise SmartMaskError(
+                f"{path}: the original's alpha is {alpha.shape[1]}x{alpha.shape[0]} but the "
+                f"result is {pixels.shape[1]}x{pixels.shape[0]}"
+            )
         pixels = np.dstack([pixels, _alpha_at(alpha, bits)])
     icc = like.icc if like is not None else None
     exif = like.exif if like is not None else None

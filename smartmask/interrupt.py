@@ -8,6 +8,7 @@ so the command line and plain Python use are unaffected.
 The check is process-wide on purpose: ComfyUI's own interrupt flag is, and the face detection of
 ``pipeline.auto`` runs in a worker thread that must see it too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -4,6 +4,7 @@ Each stage is a function of tensors; the nodes expose them one by one and "Smart
 runs them all. Sizes that depend on the picture (clean-up radii, feather width) are fractions of
 the image diagonal, so a 400 px thumbnail and a 4K photo get the same look with no knob touched.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,31 +23,41 @@ from .edit_mask import cut_out, frame_mask
 from .face_intent import face_summary, resolve_mode
 from .feather import feather, snap
 from .interrupt import checkpoint
-from .tensors import (as_image, as_mask, batch_size, copy_around_box, expand_batch, mask_for, match_size, new_like,
-                      nonzero_box)
+from .tensors import (
+    as_image,
+    as_mask,
+    batch_size,
+    copy_around_box,
+    expand_batch,
+    mask_for,
+    match_size,
+    new_like,
+    nonzero_box,
+)
 from .threshold import Levels
 
 
 @dataclass
 class MaskOptions:
     """Difference-mask settings; every default is automatic."""
-    threshold: float = 0.0      # delta E; 0 = estimated per image from the drift noise
-    space: str = "lab"          # "lab" (delta E) or "rgb"
-    regions: str = "all"        # "all", "largest" or "relative" (see regions.select_regions)
-    relative: float = 0.1       # for "relative": fraction of the largest region
+
+    threshold: float = 0.0  # delta E; 0 = estimated per image from the drift noise
+    space: str = "lab"  # "lab" (delta E) or "rgb"
+    regions: str = "all"  # "all", "largest" or "relative" (see regions.select_regions)
+    relative: float = 0.1  # for "relative": fraction of the largest region
     min_region: float = 0.0005  # smallest region kept, as a fraction of the image area
     fill_holes: bool = True
-    cleanup: float = 1.0        # scale of the opening/closing radii (0 = off)
+    cleanup: float = 1.0  # scale of the opening/closing radii (0 = off)
     align: bool = True
-    resize: bool = True         # resize an edited image of another size to the original's
+    resize: bool = True  # resize an edited image of another size to the original's
 
 
 @dataclass
 class FeatherOptions:
-    grow: float = 0.004         # fraction of the diagonal (negative shrinks)
-    feather: float = 0.003      # gaussian sigma, fraction of the diagonal
-    close: float = 0.0          # gap closing radius, fraction of the diagonal
-    edge_aware: bool = True     # guided-filter refinement on the original image
+    grow: float = 0.004  # fraction of the diagonal (negative shrinks)
+    feather: float = 0.003  # gaussian sigma, fraction of the diagonal
+    close: float = 0.0  # gap closing radius, fraction of the diagonal
+    edge_aware: bool = True  # guided-filter refinement on the original image
 
 
 # Window radius of the edge-aware (guided filter) step, fraction of the diagonal.
@@ -55,9 +66,9 @@ EDGE_RADIUS = 0.004
 
 @dataclass
 class DiffResult:
-    mask: torch.Tensor          # [B, H, W] binary, full resolution
-    heatmap: torch.Tensor       # [B, H, W, 3]
-    aligned: torch.Tensor       # [B, H, W, 3] edited image in the original's frame
+    mask: torch.Tensor  # [B, H, W] binary, full resolution
+    heatmap: torch.Tensor  # [B, H, W, 3]
+    aligned: torch.Tensor  # [B, H, W, 3] edited image in the original's frame
     levels: list[Levels] = field(default_factory=list)
     motions: list[Motion] = field(default_factory=list)
     global_edit: list[str] = field(default_factory=list)  # per frame: why the edit is global, or ''
@@ -81,8 +92,13 @@ def prepare_pair(original: torch.Tensor, edited: torch.Tensor, resize: bool = Tr
     return expand_batch(o, n), expand_batch(e, n)
 
 
-def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOptions | None = None,
-                    progress=None, guard: torch.Tensor | None = None) -> DiffResult:
+def difference_mask(
+    original: torch.Tensor,
+    edited: torch.Tensor,
+    opts: MaskOptions | None = None,
+    progress=None,
+    guard: torch.Tensor | None = None,
+) -> DiffResult:
     """Binary edit mask from an original and an edited image (batches of frames welcome).
 
     ``guard`` (optional ``[B, H, W]``, e.g. Face Guard's faces) marks areas that must stay original:
@@ -94,11 +110,12 @@ def difference_mask(original: torch.Tensor, edited: torch.Tensor, opts: MaskOpti
     if guard is not None:
         o, guard = mask_for(o, guard, "guard")
         e = expand_batch(e, o.shape[0])
-    return _difference(o, e, opts, None if guard is None else (lambda i, _evidence: guard[i:i + 1]), progress)[0]
+    return _difference(o, e, opts, None if guard is None else (lambda i, _evidence: guard[i : i + 1]), progress)[0]
 
 
-def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, progress,
-                small_o: torch.Tensor | None = None):
+def _difference(
+    o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, progress, small_o: torch.Tensor | None = None
+):
     """``difference_mask`` on validated frames; also returns the analysis copies of the aligned edit
     and of its drift-compensated version, which the later stages of ``auto`` reuse (``small_o``:
     the original's analysis copy, when the caller has it). ``guard`` (optional) is a function
@@ -116,12 +133,18 @@ def _difference(o: torch.Tensor, e: torch.Tensor, opts: MaskOptions, guard, prog
     frames, motions, aligned = schedule.each_frame(o, e, opts.align, small_o, analyse, progress)
     masks, heats, levels, compensated, reasons, small = zip(*frames)
     cat = schedule.cat
-    return (DiffResult(cat(list(masks)), cat(list(heats)), aligned, list(levels), motions, list(reasons)),
-            (cat(list(small)), cat(list(compensated))))
+    return (
+        DiffResult(cat(list(masks)), cat(list(heats)), aligned, list(levels), motions, list(reasons)),
+        (cat(list(small)), cat(list(compensated))),
+    )
 
 
-def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: FeatherOptions | None = None,
-                 guide_small: torch.Tensor | None = None) -> torch.Tensor:
+def feather_mask(
+    mask: torch.Tensor,
+    image: torch.Tensor | None = None,
+    opts: FeatherOptions | None = None,
+    guide_small: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Feather with sizes relative to the diagonal; ``image`` (the original) guides the edge-aware step.
 
     ``guide_small`` optionally passes ``analysis_copy(image)`` when the caller already has it.
@@ -130,8 +153,14 @@ def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: Fe
     guide = as_image(image, "image") if image is not None and opts.edge_aware else None
     h, w = (guide if guide is not None else as_mask(mask)).shape[1:3]  # the output's size
     diag = math.hypot(h, w)
-    return feather_pixels(mask, guide, int(round(opts.grow * diag)), opts.feather * diag,
-                          int(round(opts.close * diag)), guide_small if guide is not None else None)
+    return feather_pixels(
+        mask,
+        guide,
+        int(round(opts.grow * diag)),
+        opts.feather * diag,
+        int(round(opts.close * diag)),
+        guide_small if guide is not None else None,
+    )
 
 
 # Smallest feather sigma (pixels at the reduced size) for which feathering on the analysis-size
@@ -139,8 +168,14 @@ def feather_mask(mask: torch.Tensor, image: torch.Tensor | None = None, opts: Fe
 MIN_REDUCED_SIGMA = 1.5
 
 
-def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int, feather_px: float,
-                   close_px: int, guide_small: torch.Tensor | None = None) -> torch.Tensor:
+def feather_pixels(
+    mask: torch.Tensor,
+    image: torch.Tensor | None,
+    grow_px: int,
+    feather_px: float,
+    close_px: int,
+    guide_small: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Feather with sizes in pixels; with ``image`` (the original) the edge is snapped to its edges
     (guided filter, radius ``EDGE_RADIUS`` of the diagonal) and the mask is fitted to its size.
 
@@ -161,8 +196,14 @@ def feather_pixels(mask: torch.Tensor, image: torch.Tensor | None, grow_px: int,
     g = None
     if guide is not None:
         g = (guide_small if guide_small is not None else analysis_copy(guide)).permute(0, 2, 3, 1)
-    soft = feather(small, grow_px=int(round(grow_px * s)), feather_px=feather_px * s, close_px=int(round(close_px * s)),
-                   guide=g, edge_radius=max(1, int(round(radius * s))) if g is not None else 0)
+    soft = feather(
+        small,
+        grow_px=int(round(grow_px * s)),
+        feather_px=feather_px * s,
+        close_px=int(round(close_px * s)),
+        guide=g,
+        edge_radius=max(1, int(round(radius * s))) if g is not None else 0,
+    )
     return snap(upscale(soft.unsqueeze(1), (h, w))[:, 0], inplace=True)
 
 
@@ -184,8 +225,15 @@ def exclude_after(mask: torch.Tensor, exclude: torch.Tensor | None, inplace: boo
     return cut_out(new_like(mask).copy_(mask), ex, box)
 
 
-def composite(original: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, method: str = "alpha",
-              resize: bool = True, harmonize: bool = True, small: tuple | None = None) -> torch.Tensor:
+def composite(
+    original: torch.Tensor,
+    edited: torch.Tensor,
+    mask: torch.Tensor,
+    method: str = "alpha",
+    resize: bool = True,
+    harmonize: bool = True,
+    small: tuple | None = None,
+) -> torch.Tensor:
     """Composite an edited image into the original under ``mask`` ('alpha' or 'multiband'),
     with the seam's colours harmonised (see ``composite.harmonize_seam``) unless ``harmonize`` is off.
 
@@ -231,19 +279,27 @@ class AutoResult:
 @dataclass
 class AutoOptions:
     """Everything ``auto`` can be told; every default is the automatic behaviour."""
+
     mask_opts: MaskOptions = field(default_factory=MaskOptions)
     feather_opts: FeatherOptions = field(default_factory=FeatherOptions)
-    faces: bool | str = "auto"      # face mode (face_intent.FACE_MODES): "auto" keeps the faces the edit
-                                    # kept, "always" every face, "never" none (True/False: auto/never)
-    face_detector: str = "auto"     # "auto", "yunet", "mtcnn" or "none"
-    model_dirs: tuple = ()          # folders searched for the face model files
-    method: str = "alpha"           # composite: "alpha" or "multiband"
-    harmonize: bool = True          # match the edit's colours to the original at the seam
+    faces: bool | str = "auto"  # face mode (face_intent.FACE_MODES): "auto" keeps the faces the edit
+    # kept, "always" every face, "never" none (True/False: auto/never)
+    face_detector: str = "auto"  # "auto", "yunet", "mtcnn" or "none"
+    model_dirs: tuple = ()  # folders searched for the face model files
+    method: str = "alpha"  # composite: "alpha" or "multiband"
+    harmonize: bool = True  # match the edit's colours to the original at the seam
     chunk: int = schedule.CHUNK_FRAMES  # frames per chunk of a long batch (video)
 
 
-def auto(original: torch.Tensor, edited: torch.Tensor, options: AutoOptions | None = None, *,
-         protect: torch.Tensor | None = None, progress=None, **overrides) -> AutoResult:
+def auto(
+    original: torch.Tensor,
+    edited: torch.Tensor,
+    options: AutoOptions | None = None,
+    *,
+    protect: torch.Tensor | None = None,
+    progress=None,
+    **overrides,
+) -> AutoResult:
     """The whole default pipeline: face guard -> difference -> feather -> composite.
 
     ``options`` bundles the settings; ``overrides`` replace single fields of it by name
@@ -264,8 +320,12 @@ def auto(original: torch.Tensor, edited: torch.Tensor, options: AutoOptions | No
     total = o.shape[0]
     if total <= opts.chunk:
         return _auto_frames(o, e, opts, protect, progress)
-    parts = schedule.in_chunks(total, opts.chunk, lambda sl, sub: _auto_frames(
-        o[sl], e[sl], opts, None if protect is None else protect[sl], sub), progress)
+    parts = schedule.in_chunks(
+        total,
+        opts.chunk,
+        lambda sl, sub: _auto_frames(o[sl], e[sl], opts, None if protect is None else protect[sl], sub),
+        progress,
+    )
     return _joined(parts, total, opts.faces)
 
 
@@ -275,17 +335,33 @@ def _joined(parts: list[AutoResult], total: int, face_mode: str) -> AutoResult:
     frames = 0
     for r in parts:
         sl = slice(frames, frames + r.image.shape[0])
-        for k, t in (("image", r.image), ("mask", r.mask), ("faces", r.faces), ("diff_mask", r.diff.mask),
-                     ("heatmap", r.diff.heatmap), ("aligned", r.diff.aligned)):
+        for k, t in (
+            ("image", r.image),
+            ("mask", r.mask),
+            ("faces", r.faces),
+            ("diff_mask", r.diff.mask),
+            ("heatmap", r.diff.heatmap),
+            ("aligned", r.diff.aligned),
+        ):
             schedule.stack_into(out, k, t, sl, total)
         frames = sl.stop
     first = parts[0].face_info
     decisions = [d for r in parts for d in r.face_info.get("decisions", [])]
-    info = {"faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
-            "detector": first["detector"], "message": first.get("message", ""),
-            "decisions": decisions, "summary": face_summary(face_mode, decisions)}
-    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], [lv for r in parts for lv in r.diff.levels],
-                      [m for r in parts for m in r.diff.motions], [g for r in parts for g in r.diff.global_edit])
+    info = {
+        "faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
+        "detector": first["detector"],
+        "message": first.get("message", ""),
+        "decisions": decisions,
+        "summary": face_summary(face_mode, decisions),
+    }
+    diff = DiffResult(
+        out["diff_mask"],
+        out["heatmap"],
+        out["aligned"],
+        [lv for r in parts for lv in r.diff.levels],
+        [m for r in parts for m in r.diff.motions],
+        [g for r in parts for g in r.diff.global_edit],
+    )
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
@@ -314,7 +390,7 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
         def guard(i: int, evidence) -> torch.Tensor:
             """What must stay original in frame ``i``: its kept faces and the protect mask."""
             g = intent.guard(i, evidence)[None]
-            return g if protect is None else torch.maximum(g, protect[i:i + 1])
+            return g if protect is None else torch.maximum(g, protect[i : i + 1])
 
         diff, (ea, ec) = _difference(o, e, opts.mask_opts, guard if guarded else None, progress, oa)
     face_mask, info = intent.finish(diff.mask)
@@ -326,8 +402,11 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
     soft = exclude_after(soft, _outside_global(shield, diff.global_edit) if guarded else None, inplace=True)
     # a global edit is returned as the editor made it: nothing of the original is kept, so there is
     # no frame to align it to
-    edit = diff.aligned if not any(diff.global_edit) else torch.cat(
-        [e[i:i + 1] if g else diff.aligned[i:i + 1] for i, g in enumerate(diff.global_edit)])
+    edit = (
+        diff.aligned
+        if not any(diff.global_edit)
+        else torch.cat([e[i : i + 1] if g else diff.aligned[i : i + 1] for i, g in enumerate(diff.global_edit)])
+    )
     checkpoint("composite")
     image = composite(o, edit, soft, opts.method, harmonize=opts.harmonize, small=(oa, ea, ec))
     return AutoResult(image, soft, diff, face_mask, info)
@@ -354,8 +433,17 @@ class _FoundFaces:
     def get(self) -> tuple[torch.Tensor, dict]:
         if self._found is None:
             o = self._o
-            self._found = self._job.result() if self._job is not None else (
-                new_like(o, o.shape[:3], zeros=True),
-                {"faces_per_frame": [0] * o.shape[0], "detector": "off", "message": "",
-                 "faces": [[] for _ in range(o.shape[0])]})
+            self._found = (
+                self._job.result()
+                if self._job is not None
+                else (
+                    new_like(o, o.shape[:3], zeros=True),
+                    {
+                        "faces_per_frame": [0] * o.shape[0],
+                        "detector": "off",
+                        "message": "",
+                        "faces": [[] for _ in range(o.shape[0])],
+                    },
+                )
+            )
         return self._found

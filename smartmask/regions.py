@@ -3,6 +3,7 @@
 These run on the analysis-resolution mask on the CPU (OpenCV): connected components and flood
 fills are sequential algorithms, and the map is small, so the transfer costs little.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -39,8 +40,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return mask.astype(bool) | holes
 
 
-def select_regions(mask: np.ndarray, mode: str = "all", min_area: float = 0.0005,
-                   relative: float = 0.1) -> np.ndarray:
+def select_regions(mask: np.ndarray, mode: str = "all", min_area: float = 0.0005, relative: float = 0.1) -> np.ndarray:
     """Keep the regions that are the edit.
 
     ``all``: every region of at least ``min_area`` (fraction of the image);

@@ -6,6 +6,7 @@ Nothing here decides anything about the picture: the stages (``edit_mask``, ``fe
 work (OpenCV, which releases the GIL) with the analysis, and keeps a long batch's working memory
 to that of a few frames.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,8 @@ def aligned_frames(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch
     n, size = o.shape[0], tuple(o.shape[1:3])
 
     def copies(i):
-        oa = analysis_copy(o[i:i + 1]) if small_o is None else small_o[i:i + 1]
-        return oa, analysis_copy(e[i:i + 1])
+        oa = analysis_copy(o[i : i + 1]) if small_o is None else small_o[i : i + 1]
+        return oa, analysis_copy(e[i : i + 1])
 
     if not align:
         for i in range(n):
@@ -83,8 +84,9 @@ def warp_small(ea: torch.Tensor, oa: torch.Tensor, matrix: np.ndarray, size) -> 
     return hwc.permute(2, 0, 1)[None].contiguous()
 
 
-def each_frame(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch.Tensor | None,
-               analyse: Callable, progress=None) -> tuple[list, list[Motion], torch.Tensor]:
+def each_frame(
+    o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch.Tensor | None, analyse: Callable, progress=None
+) -> tuple[list, list[Motion], torch.Tensor]:
     """Align every frame and run ``analyse(i, oa, ea)`` on its analysis copies (the edit's already
     moved into the original's frame). Returns the per-frame results, the motions, and the edited
     batch in the original's frame (the input batch itself when nothing moved).
@@ -95,7 +97,7 @@ def each_frame(o: torch.Tensor, e: torch.Tensor, align: bool, small_o: torch.Ten
     results, motions, aligned = [], [], []
     with ThreadPoolExecutor(1) as warper:
         for i, (oa, ea, mo) in enumerate(aligned_frames(o, e, align, small_o)):
-            ei: torch.Tensor | Future = e[i:i + 1]
+            ei: torch.Tensor | Future = e[i : i + 1]
             if not mo.is_identity:
                 ei = warper.submit(warp_to_original, e[i], o[i], mo.matrix)
                 ea = warp_small(ea, oa, mo.matrix, o.shape[1:3])

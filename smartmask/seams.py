@@ -14,6 +14,7 @@ ends in a gradual shift, and it is left out whole (nothing of that background is
 Only smooth pieces (almost no edge of either image inside: a backdrop, a sky, a wall) are judged;
 pieces whose ring falls to the noise, and pieces inside the mask with no outside ring, stay.
 """
+
 from __future__ import annotations
 
 import cv2

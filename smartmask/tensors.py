@@ -6,6 +6,7 @@ whose size an editor rounded to a multiple of 16. These helpers turn all of that
 canonical form, or raise ``SmartMaskError`` with a message that tells the user what to change,
 so no stage ever computes a silently wrong image.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
     if t.ndim == 3:
         t = t.unsqueeze(0)
     if t.ndim != 4:
-        raise SmartMaskError(f"{name}: expected an IMAGE of shape [batch, height, width, channels], got {list(t.shape)}")
+        raise SmartMaskError(
+            f"{name}: expected an IMAGE of shape [batch, height, width, channels], got {list(t.shape)}"
+        )
     _not_empty(t, name)
     c = t.shape[-1]
     if c == 4:
@@ -43,8 +46,10 @@ def as_image(t: torch.Tensor, name: str = "image") -> torch.Tensor:
     elif c == 1:
         t = t.expand(-1, -1, -1, 3)
     elif c != 3:
-        raise SmartMaskError(f"{name}: expected 1, 3 or 4 channels, got {c} (shape {list(t.shape)}); "
-                             "is this a MASK or a LATENT connected to an IMAGE input?")
+        raise SmartMaskError(
+            f"{name}: expected 1, 3 or 4 channels, got {c} (shape {list(t.shape)}); "
+            "is this a MASK or a LATENT connected to an IMAGE input?"
+        )
     if t.shape[1] < 2 or t.shape[2] < 2:
         raise SmartMaskError(f"{name}: image is {t.shape[2]}x{t.shape[1]} pixels; at least 2x2 is needed")
     if _is_checked(t):
@@ -62,8 +67,10 @@ def as_mask(t: torch.Tensor, name: str = "mask") -> torch.Tensor:
     elif t.ndim == 4 and t.shape[1] == 1:
         t = t[:, 0]
     elif t.ndim == 4 and t.shape[-1] in (1, 3, 4):
-        raise SmartMaskError(f"{name}: got an IMAGE {list(t.shape)} where a MASK is expected; "
-                             "use ComfyUI's 'Convert Image to Mask' node first")
+        raise SmartMaskError(
+            f"{name}: got an IMAGE {list(t.shape)} where a MASK is expected; "
+            "use ComfyUI's 'Convert Image to Mask' node first"
+        )
     if t.ndim != 3:
         raise SmartMaskError(f"{name}: expected a MASK of shape [batch, height, width], got {list(t.shape)}")
     _not_empty(t, name)
@@ -118,10 +125,12 @@ def _plain(t: torch.Tensor, name: str, kind: str) -> torch.Tensor:
         if t.numel():
             lo, hi = int(t.min()), int(t.max())
             rng = f", values {lo}..{hi}"
-        raise SmartMaskError(f"{name}: got an integer tensor ({str(t.dtype).replace('torch.', '')}, shape "
-                             f"{list(t.shape)}{rng}); a ComfyUI {kind} is float in 0..1: convert it with "
-                             f".float() / 255 (8-bit) or / 65535 (16-bit), or load it with a node that outputs "
-                             f"a standard {kind}")
+        raise SmartMaskError(
+            f"{name}: got an integer tensor ({str(t.dtype).replace('torch.', '')}, shape "
+            f"{list(t.shape)}{rng}); a ComfyUI {kind} is float in 0..1: convert it with "
+            f".float() / 255 (8-bit) or / 65535 (16-bit), or load it with a node that outputs "
+            f"a standard {kind}"
+        )
     return t.detach() if t.requires_grad else t
 
 
@@ -129,8 +138,10 @@ def _not_empty(t: torch.Tensor, name: str) -> None:
     """A batch of 0 frames (an empty image list, a filter that let nothing through) has nothing to
     compute on: say so instead of failing deep inside with a reduction error."""
     if t.shape[0] == 0:
-        raise SmartMaskError(f"{name}: the batch is empty (0 frames, shape {list(t.shape)}); connect a node that "
-                             "outputs at least one frame")
+        raise SmartMaskError(
+            f"{name}: the batch is empty (0 frames, shape {list(t.shape)}); connect a node that "
+            "outputs at least one frame"
+        )
     if 0 in t.shape:
         raise SmartMaskError(f"{name}: the tensor is empty (shape {list(t.shape)})")
 
@@ -142,10 +153,15 @@ def _finite_unit(t: torch.Tensor, name: str) -> torch.Tensor:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         check_finite(t, name)
     if lo < -RANGE_MARGIN or hi > 1.0 + RANGE_MARGIN:
-        hint = ("this looks like 0..255 pixel values: divide by 255" if -RANGE_MARGIN <= lo and hi <= 255.5
-                else "rescale it to 0..1")
-        raise SmartMaskError(f"{name}: values run from {lo:g} to {hi:g}, but IMAGE and MASK values must be in 0..1; "
-                             f"{hint} before Smart Mask")
+        hint = (
+            "this looks like 0..255 pixel values: divide by 255"
+            if -RANGE_MARGIN <= lo and hi <= 255.5
+            else "rescale it to 0..1"
+        )
+        raise SmartMaskError(
+            f"{name}: values run from {lo:g} to {hi:g}, but IMAGE and MASK values must be in 0..1; "
+            f"{hint} before Smart Mask"
+        )
     return t.clamp(0.0, 1.0) if lo < 0.0 or hi > 1.0 else t
 
 
@@ -153,8 +169,10 @@ def check_finite(t: torch.Tensor, name: str) -> None:
     """NaN or inf would propagate into every blur and composite; stop with a clear message instead."""
     if not torch.isfinite(t.sum()):  # one reduction pass; a NaN or inf anywhere poisons the sum
         bad = int((~torch.isfinite(t)).sum())
-        raise SmartMaskError(f"{name}: contains {bad} NaN or infinite values (often a VAE decode in fp16 that "
-                             "overflowed); decode again, e.g. with --fp32-vae, before Smart Mask")
+        raise SmartMaskError(
+            f"{name}: contains {bad} NaN or infinite values (often a VAE decode in fp16 that "
+            "overflowed); decode again, e.g. with --fp32-vae, before Smart Mask"
+        )
 
 
 def batch_size(*tensors: torch.Tensor | None) -> int:
@@ -162,8 +180,10 @@ def batch_size(*tensors: torch.Tensor | None) -> int:
     sizes = {int(t.shape[0]) for t in tensors if t is not None}
     sizes.discard(1)
     if len(sizes) > 1:
-        raise SmartMaskError(f"batch sizes {sorted(sizes)} do not match: give every input the same number of "
-                             "frames, or a single frame that is used for all of them")
+        raise SmartMaskError(
+            f"batch sizes {sorted(sizes)} do not match: give every input the same number of "
+            "frames, or a single frame that is used for all of them"
+        )
     return sizes.pop() if sizes else 1
 
 
@@ -187,8 +207,9 @@ def resize_mask(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize ``[B, H, W]`` bilinearly (masks are smooth, bilinear never overshoots)."""
     if m.shape[1] == height and m.shape[2] == width:
         return m
-    x = F.interpolate(m.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False,
-                      antialias=m.shape[1] > height)
+    x = F.interpolate(
+        m.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False, antialias=m.shape[1] > height
+    )
     return x[:, 0].clamp(0.0, 1.0)
 
 
@@ -227,7 +248,7 @@ def sizes_compatible(oh: int, ow: int, eh: int, ew: int) -> bool:
     rescale); beyond it the scale is taken from either side (the other one may be the rounded one).
     """
     same = abs(eh / oh - 1.0) < SAME_SCALE and abs(ew / ow - 1.0) < SAME_SCALE
-    for s in ((1.0,) if same else (ew / ow, eh / oh)):
+    for s in (1.0,) if same else (ew / ow, eh / oh):
         if _rounded_side(oh * s, eh) and _rounded_side(ow * s, ew):
             return True
     return False
@@ -250,9 +271,11 @@ def match_size(original: torch.Tensor, edited: torch.Tensor, resize: bool = True
     if not resize:
         raise SmartMaskError(f"{msg}; enable resizing of the edited image or resize it first")
     if not sizes_compatible(oh, ow, eh, ew):
-        raise SmartMaskError(f"{msg}: that is more than an editor's rounding to a multiple of 8 or 16 (or a few "
-                             "pixels) and the aspect ratios differ, so the edited image was cropped or padded; "
-                             "crop it back to the original framing first")
+        raise SmartMaskError(
+            f"{msg}: that is more than an editor's rounding to a multiple of 8 or 16 (or a few "
+            "pixels) and the aspect ratios differ, so the edited image was cropped or padded; "
+            "crop it back to the original framing first"
+        )
     return resize_image(edited, oh, ow)
 
 
@@ -262,8 +285,10 @@ def match_mask(mask: torch.Tensor, height: int, width: int, name: str = "mask") 
     if (mh, mw) == (height, width):
         return mask
     if abs((mw / mh) / (width / height) - 1.0) > 0.03:
-        raise SmartMaskError(f"{name} is {mw}x{mh} but the image is {width}x{height}; "
-                             "their aspect ratios differ, so the mask cannot be matched to the image")
+        raise SmartMaskError(
+            f"{name} is {mw}x{mh} but the image is {width}x{height}; "
+            "their aspect ratios differ, so the mask cannot be matched to the image"
+        )
     return resize_mask(mask, height, width)
 
 
@@ -359,5 +384,7 @@ def check_pixel_sizes(height: int, width: int, **sizes: float) -> None:
     limit = max(PIXEL_SIZE_FLOOR, int(PIXEL_SIZE_FRACTION * min(height, width)))
     for name, v in sizes.items():
         if abs(v) > limit:
-            raise SmartMaskError(f"{name} = {v:g} px is more than a quarter of this {width}x{height} image's short "
-                                 f"side: the mask would spread over most of the frame; use at most {limit} px here")
+            raise SmartMaskError(
+                f"{name} = {v:g} px is more than a quarter of this {width}x{height} image's short "
+                f"side: the mask would spread over most of the frame; use at most {limit} px here"
+            )

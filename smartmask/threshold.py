@@ -6,6 +6,7 @@ level are certain changes and seed regions; a region then grows through connecte
 the *low* level. A garment with a faint fold inside is filled; the background, which never
 reaches the high level, is not picked up however noisy it is.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Pictures for people: a difference heat-map and a mask overlay."""
+
 from __future__ import annotations
 
 import colorsys
@@ -13,8 +14,16 @@ from .blur import opencv_frames, upscale
 from .tensors import copy_around_box, expand_batch, new_like
 
 # A compact perceptual ramp (black -> blue -> magenta -> orange -> yellow), 'inferno'-like.
-_RAMP = torch.tensor([[0.0, 0.0, 0.02], [0.26, 0.04, 0.41], [0.58, 0.15, 0.40],
-                      [0.87, 0.32, 0.23], [0.99, 0.65, 0.04], [0.98, 1.0, 0.64]])
+_RAMP = torch.tensor(
+    [
+        [0.0, 0.0, 0.02],
+        [0.26, 0.04, 0.41],
+        [0.58, 0.15, 0.40],
+        [0.87, 0.32, 0.23],
+        [0.99, 0.65, 0.04],
+        [0.98, 1.0, 0.64],
+    ]
+)
 
 
 def heatmap(d: torch.Tensor, scale: float) -> torch.Tensor:
@@ -75,8 +84,9 @@ def _ramp_table() -> np.ndarray:
     return _ramp(torch.linspace(0, 1, 256)).numpy().reshape(256, 1, 3).astype(np.float32)
 
 
-def overlay(image: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.1), opacity: float = 0.5,
-            outline: bool = True) -> torch.Tensor:
+def overlay(
+    image: torch.Tensor, mask: torch.Tensor, color=(1.0, 0.2, 0.1), opacity: float = 0.5, outline: bool = True
+) -> torch.Tensor:
     """Tint ``image`` ``[B, H, W, 3]`` where ``mask`` ``[B, H, W]`` is set, and draw its outline.
 
     Only the mask's bounding box is tinted and outlined; the rest is a copy of the image (the same
@@ -138,8 +148,13 @@ def _outline(hard: torch.Tensor) -> torch.Tensor:
     """Pixels of a boolean ``[B, H, W]`` mask whose 3x3 neighbourhood holds both values."""
     if hard.device.type == "cpu":
         k = np.ones((3, 3), np.uint8)
-        return opencv_frames(hard.to(torch.uint8).numpy(),
-                             lambda f: cv2.morphologyEx(f, cv2.MORPH_GRADIENT, k, borderType=cv2.BORDER_REPLICATE)) > 0
+        return (
+            opencv_frames(
+                hard.to(torch.uint8).numpy(),
+                lambda f: cv2.morphologyEx(f, cv2.MORPH_GRADIENT, k, borderType=cv2.BORDER_REPLICATE),
+            )
+            > 0
+        )
     x = hard.float().unsqueeze(1)
     pool = torch.nn.functional.max_pool2d
     return (pool(x, 3, 1, 1) + pool(-x, 3, 1, 1))[:, 0] > 0

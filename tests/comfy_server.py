@@ -159,14 +159,19 @@ class ComfyServer:
         for attempt in range(3):  # the free port may be taken between probing and binding
             self.port = _free_port()
             cmd = [
-                self.python, "main.py",
+                self.python,
+                "main.py",
                 "--cpu",
-                "--listen", "127.0.0.1",
-                "--port", str(self.port),
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
                 "--disable-auto-launch",
                 "--disable-api-nodes",
-                "--database-url", "sqlite:///:memory:",
-                "--base-directory", str(self.base_dir),
+                "--database-url",
+                "sqlite:///:memory:",
+                "--base-directory",
+                str(self.base_dir),
             ]
             if not self.cache:
                 # Every prompt runs every node: a test sees its nodes' outputs and UI messages
@@ -176,8 +181,13 @@ class ComfyServer:
                 log.write(f"\n=== {' '.join(cmd)}\n".encode())
                 log.flush()
                 self.proc = subprocess.Popen(
-                    cmd, cwd=self.comfy_dir, env=env, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    cmd,
+                    cwd=self.comfy_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             if self._wait_ready():
                 break
@@ -214,7 +224,7 @@ class ComfyServer:
             state = "IMPORT FAILED" if lines else "no import line for it"
             self.stop(keep_base_dir=True)
             where = text.find(f"Cannot import {link}")
-            excerpt = text[max(0, where - 8000): where + 2000] if where >= 0 else text[-12000:]
+            excerpt = text[max(0, where - 8000) : where + 2000] if where >= 0 else text[-12000:]
             raise ComfyError(
                 f"ComfyUI could not import the Smart Mask pack ({state}); log in {self.log_path}:\n{excerpt}"
             )
@@ -247,8 +257,9 @@ class ComfyServer:
         return self.log_path.read_text(errors="replace")
 
     # ------------------------------------------------------------------ HTTP
-    def _request(self, method: str, path: str, data: bytes | None = None,
-                 headers: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
+    def _request(
+        self, method: str, path: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60
+    ) -> tuple[int, bytes]:
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -278,11 +289,15 @@ class ComfyServer:
             parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'.encode())
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
-            f"Content-Type: image/png\r\n\r\n".encode() + _to_png_bytes(image) + b"\r\n"
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + _to_png_bytes(image)
+            + b"\r\n"
         )
         parts.append(f"--{boundary}--\r\n".encode())
         status, body = self._request(
-            "POST", "/upload/image", b"".join(parts),
+            "POST",
+            "/upload/image",
+            b"".join(parts),
             {"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         if status != 200:

@@ -4,6 +4,7 @@
 ComfyUI's LoadImage divides by 255 in float32 and SaveImage multiplies by 255 and truncates;
 that round trip is exact for every 8-bit level, so "unchanged" means equal bytes here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,7 +58,8 @@ def test_composite_node_keeps_every_unmasked_pixel_exactly(comfy):
             assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, what)
             served = _saved(comfy, entry, "5")[..., :3]
             assert np.array_equal(served[zero], o[zero]), (
-                f"{what}: {(served[zero] != o[zero]).any(-1).mean():.3%} of the unmasked pixels changed")
+                f"{what}: {(served[zero] != o[zero]).any(-1).mean():.3%} of the unmasked pixels changed"
+            )
             if not harmonize:  # harmonize adjusts the edit's colours near the seam, by design
                 assert np.array_equal(served[300:480, 60:460], e[300:480, 60:460]), f"{what}: the edit is not taken"
 
@@ -82,9 +84,12 @@ def test_auto_node_keeps_the_unedited_area_exactly(comfy):
     mask = _saved(comfy, entry, "6")[..., 0]
     o = read_rgb(EXAMPLES / "original.png")
     from scipy import ndimage as ndi
+
     far = ~ndi.binary_dilation(mask > 0, iterations=4)
     assert 0.3 < far.mean() < 0.99, f"mask covers {1 - far.mean():.1%}: the example edit was not found"
-    assert np.array_equal(served[far], o[far]), f"{(served[far] != o[far]).any(-1).mean():.3%} of unedited pixels changed"
+    assert np.array_equal(served[far], o[far]), (
+        f"{(served[far] != o[far]).any(-1).mean():.3%} of unedited pixels changed"
+    )
     assert (served[mask == 255] != o[mask == 255]).any(-1).mean() > 0.5, "the edit was not taken"
 
 
@@ -161,7 +166,9 @@ class _Events:
         self._thread.join(10)
 
     def progress(self, node_id: str) -> list[dict]:
-        return [m["data"] for m in list(self.messages) if m.get("type") == "progress" and m["data"].get("node") == node_id]
+        return [
+            m["data"] for m in list(self.messages) if m.get("type") == "progress" and m["data"].get("node") == node_id
+        ]
 
     def wait_for_start(self, node_id: str, timeout: float) -> None:
         """Until the server says it is executing ``node_id``."""

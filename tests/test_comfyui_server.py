@@ -69,9 +69,11 @@ def load_workflow(path: Path) -> dict:
 
 
 def _fail_with_log(comfy: ComfyServer, entry: dict, what: str) -> str:
-    return (f"{what}: status {ComfyServer.status(entry)!r}, error {ComfyServer.error_message(entry)!r}\n"
-            f"messages: {json.dumps(entry.get('status', {}).get('messages'), indent=1)[:4000]}\n"
-            f"server log tail:\n{comfy.log_text()[-6000:]}")
+    return (
+        f"{what}: status {ComfyServer.status(entry)!r}, error {ComfyServer.error_message(entry)!r}\n"
+        f"messages: {json.dumps(entry.get('status', {}).get('messages'), indent=1)[:4000]}\n"
+        f"server log tail:\n{comfy.log_text()[-6000:]}"
+    )
 
 
 def upload_example_pair(comfy: ComfyServer) -> tuple[str, str]:
@@ -112,10 +114,23 @@ def cli_composite(comfy, tmp_path_factory) -> np.ndarray:
     Every setting at its default. Two flags change no setting: they give the command line the
     server's device (the CPU) and the server's face model (YuNet, in its models folder)."""
     out = tmp_path_factory.mktemp("cli") / "out.png"
-    cmd = [sys.executable, "-m", "smartmask", "composite", "examples/original.png", "examples/edited.png",
-           "-o", str(out), "--device", "cpu", "--model-dir", str(comfy.base_dir / "models" / "facedetection")]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "SMARTMASK_OFFLINE": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "smartmask",
+        "composite",
+        "examples/original.png",
+        "examples/edited.png",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+        "--model-dir",
+        str(comfy.base_dir / "models" / "facedetection"),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "SMARTMASK_OFFLINE": "1"}
+    )
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return read_rgb(out)
 
@@ -150,8 +165,11 @@ def test_example_workflow_matches_command_line(comfy, cli_composite, workflow_na
 
     # The result: the SaveImage fed by the composite's (or the auto node's) image output.
     composites = {nid for nid, n in prompt.items() if n["class_type"] in ("SmartMaskComposite", "SmartMaskAuto")}
-    saves = [nid for nid, n in prompt.items()
-             if n["class_type"] == "SaveImage" and n["inputs"]["images"] in ([c, 0] for c in composites)]
+    saves = [
+        nid
+        for nid, n in prompt.items()
+        if n["class_type"] == "SaveImage" and n["inputs"]["images"] in ([c, 0] for c in composites)
+    ]
     assert len(saves) == 1, f"expected one SaveImage of the composite in {workflow_name}, found {saves}"
     images = comfy.output_images(entry, saves[0])
     assert len(images) == 1, f"expected one saved composite, got {len(images)}"
@@ -163,8 +181,10 @@ def test_example_workflow_matches_command_line(comfy, cli_composite, workflow_na
     # edit, its soft edge and the edge's faint tail): ComfyUI's SaveImage truncates 255 * x, the
     # command line rounds it. Byte-exactness where the mask is 0 is pinned in test_comfyui_keep.py.
     diff = np.abs(served.astype(int) - cli.astype(int))
-    assert diff.max() <= 1, (f"server result differs from the command line: max {diff.max()}/255 at "
-                             f"{np.argwhere(diff == diff.max())[:5].tolist()}, {(diff > 1).mean():.4%} of values")
+    assert diff.max() <= 1, (
+        f"server result differs from the command line: max {diff.max()}/255 at "
+        f"{np.argwhere(diff == diff.max())[:5].tolist()}, {(diff > 1).mean():.4%} of values"
+    )
 
     # And it is a real composite: the edit is kept and the untouched drift is undone.
     original, edited = read_rgb(EXAMPLES / "original.png"), read_rgb(EXAMPLES / "edited.png")
@@ -196,7 +216,8 @@ def test_mismatched_batches_fail_clearly_and_server_keeps_working(comfy):
     assert error.get("node_type", "").startswith("SmartMask"), f"failed elsewhere than in Smart Mask: {error}"
     message = error.get("exception_message", "")
     assert re.search(r"\b2\b", message) and re.search(r"\b3\b", message) and "batch" in message.lower(), (
-        f"the error should name both batch sizes (2 and 3): {message!r}")
+        f"the error should name both batch sizes (2 and 3): {message!r}"
+    )
 
     # The server is still usable: a batch of 1 against a batch of 2 broadcasts.
     entry = comfy.run(_batch_prompt(info, original, edited, 1, 2), timeout=300)
@@ -249,7 +270,8 @@ def test_face_guard_finds_the_face_with_yunet(comfy):
     assert face[95:150, 200:255].all(), "the faces mask does not cover the eyes, nose and mouth"
     ys, xs = np.nonzero(face)
     assert ys.min() > 63 - 45 and ys.max() < 176 + 45 and xs.min() > 178 - 45 and xs.max() < 268 + 45, (
-        f"the faces mask reaches beyond the face: rows {ys.min()}-{ys.max()}, columns {xs.min()}-{xs.max()}")
+        f"the faces mask reaches beyond the face: rows {ys.min()}-{ys.max()}, columns {xs.min()}-{xs.max()}"
+    )
     assert abs(ys.mean() - 120) < 15 and abs(xs.mean() - 223) < 12, (ys.mean(), xs.mean())
     # The node reports what it did: "faces protected: N (detector: yunet)".
     text = " ".join(entry.get("outputs", {}).get("4", {}).get("text", []))
@@ -268,9 +290,11 @@ def face_pairs(comfy):
 
     original = data.astronaut()
     edited = _garment_edit(original)
-    names = {"original": comfy.upload_image(original, "face_original.png"),
-             "kept": comfy.upload_image(_drift(edited, 1), "face_kept.png"),
-             "replaced": comfy.upload_image(_drift(_cat_face(edited), 1), "face_replaced.png")}
+    names = {
+        "original": comfy.upload_image(original, "face_original.png"),
+        "kept": comfy.upload_image(_drift(edited, 1), "face_kept.png"),
+        "replaced": comfy.upload_image(_drift(_cat_face(edited), 1), "face_replaced.png"),
+    }
     return original, names
 
 
@@ -358,26 +382,42 @@ def test_workflow_converter_agrees_with_the_editor(comfy):
             route.continue_()
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page()
             page.route("**/*", loopback_only)
             page.goto(comfy.url + "/", wait_until="load")
-            page.wait_for_function("() => window.comfyAPI?.app?.app?.graph"
-                                   " && window.LiteGraph?.registered_node_types?.SmartMaskAuto", timeout=90_000)
+            page.wait_for_function(
+                "() => window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types?.SmartMaskAuto",
+                timeout=90_000,
+            )
             for path in paths:
                 workflow = load_workflow(path)
-                editor = page.evaluate("""async (workflow) => {
+                editor = page.evaluate(
+                    """async (workflow) => {
                     const app = window.comfyAPI.app.app;
                     await app.loadGraphData(workflow);
                     return (await app.graphToPrompt()).output;
-                }""", workflow)
+                }""",
+                    workflow,
+                )
                 ours = ui_to_api(workflow, info)
-                strip = lambda prompt: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
+                strip = lambda prompt: {
+                    k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()
+                }
                 assert strip(ours) == strip(editor), (
                     f"{path.name}: converter and editor disagree\nours:   {json.dumps(strip(ours), sort_keys=True)}\n"
-                    f"editor: {json.dumps(strip(editor), sort_keys=True)}")
+                    f"editor: {json.dumps(strip(editor), sort_keys=True)}"
+                )
         finally:
             browser.close()

@@ -1,4 +1,5 @@
 """Core behaviour on tensors: validation, alignment, difference mask, feather, composite."""
+
 from __future__ import annotations
 
 import math
@@ -109,6 +110,7 @@ def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
     """Batches estimate the next frames' motions in worker threads: every frame must still get
     its own motion, in order, exactly as when it runs alone."""
     import smartmask.schedule as P
+
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(320)
     region = box_region(320, 320, 200, 300, 40, 200)
@@ -132,6 +134,7 @@ def test_interrupting_a_batch_stops_the_alignment_workers(monkeypatch):
     import threading
 
     import smartmask.schedule as P
+
     monkeypatch.setattr(P, "ALIGN_WORKERS", 2)
     o = photo(192)
     e = torch.cat([drifted_edit(o, box_region(192, 192, 100, 180, 20, 120), seed=s) for s in range(6)])
@@ -246,6 +249,7 @@ def test_feather_scales_with_image_size():
 
 def test_exclusion_after_feather_keeps_faces_untouched():
     from smartmask.pipeline import exclude_after
+
     m = box_region(64, 64, 10, 50, 10, 50)
     face = box_region(64, 64, 0, 20, 0, 64)
     soft = exclude_after(feather_mask(m), face)
@@ -254,6 +258,7 @@ def test_exclusion_after_feather_keeps_faces_untouched():
 
 def test_harmonize_matches_seam_and_keeps_edit_interior():
     from smartmask.composite import harmonize_seam
+
     o = photo(256)
     region = box_region(256, 256, 60, 200, 60, 200)
     e = drifted_edit(o, region) * 0.9  # the editor also darkened everything by 10 %
@@ -269,9 +274,10 @@ def test_harmonize_matches_seam_and_keeps_edit_interior():
 
 def test_guard_keeps_face_drift_from_joining_the_edit():
     from smartmask.regions import guard_evidence
+
     d = np.zeros((100, 100), np.float32)
-    d[60:100, 20:80] = 40.0   # the garment edit: strong
-    d[20:60, 45:55] = 8.0     # face/neck drift running down into it: moderate
+    d[60:100, 20:80] = 40.0  # the garment edit: strong
+    d[20:60, 45:55] = 8.0  # face/neck drift running down into it: moderate
     face = np.zeros((100, 100), bool)
     face[10:35, 35:65] = True
     out = guard_evidence(d, face, zone=0.6, factor=2.0)
@@ -303,9 +309,14 @@ def test_long_batches_run_in_chunks_with_progress():
     chunked = auto(o, e, faces=False, chunk=2, progress=lambda done, total: calls.append((done, total)))
     assert [m.is_identity for m in chunked.diff.motions] == [True, True, False, False, True]
     # every output, written chunk by chunk into the batch's tensors, is the one-chunk result
-    for a, b in [(whole.image, chunked.image), (whole.mask, chunked.mask), (whole.faces, chunked.faces),
-                 (whole.diff.mask, chunked.diff.mask), (whole.diff.heatmap, chunked.diff.heatmap),
-                 (whole.diff.aligned, chunked.diff.aligned)]:
+    for a, b in [
+        (whole.image, chunked.image),
+        (whole.mask, chunked.mask),
+        (whole.faces, chunked.faces),
+        (whole.diff.mask, chunked.diff.mask),
+        (whole.diff.heatmap, chunked.diff.heatmap),
+        (whole.diff.aligned, chunked.diff.aligned),
+    ]:
         assert a.shape == b.shape and torch.equal(a, b)
     assert calls[-1] == (5, 5) and all(t == 5 for _, t in calls)
     assert len(chunked.diff.levels) == 5

@@ -3,6 +3,7 @@
 These tests need a GPU and are skipped (with that reason) on machines without one, such as CI.
 They are run on a lent GPU machine; the note on the speed issue records the last run.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,18 +19,19 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 def photo(size: int) -> torch.Tensor:
     img = torch.from_numpy(data.astronaut().astype(np.float32) / 255.0)[None]
-    return torch.nn.functional.interpolate(img.permute(0, 3, 1, 2), size=(size, size),
-                                           mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    return torch.nn.functional.interpolate(
+        img.permute(0, 3, 1, 2), size=(size, size), mode="bilinear", align_corners=False
+    ).permute(0, 2, 3, 1)
 
 
 def edited_pair(size: int = 768, shift: float = 0.0):
     """A recoloured jacket-like box, global drift and noise; optionally the frame moved by ``shift`` px."""
     o = photo(size)
     e = o.clone()
-    y0, y1, x0, x1 = int(size * .62), int(size * .95), int(size * .08), int(size * .55)
-    e[:, y0:y1, x0:x1] = torch.stack([o[:, y0:y1, x0:x1, 2], o[:, y0:y1, x0:x1, 0] * .5, o[:, y0:y1, x0:x1, 1]], -1)
+    y0, y1, x0, x1 = int(size * 0.62), int(size * 0.95), int(size * 0.08), int(size * 0.55)
+    e[:, y0:y1, x0:x1] = torch.stack([o[:, y0:y1, x0:x1, 2], o[:, y0:y1, x0:x1, 0] * 0.5, o[:, y0:y1, x0:x1, 1]], -1)
     g = torch.Generator().manual_seed(1)
-    e = (e * torch.tensor([1.02, .99, 1.01]) + .01 + torch.randn(e.shape, generator=g) * .005).clamp(0, 1)
+    e = (e * torch.tensor([1.02, 0.99, 1.01]) + 0.01 + torch.randn(e.shape, generator=g) * 0.005).clamp(0, 1)
     if shift:
         e = warp_to_original(e[0], e[0], np.array([[1.0, 0.0, -shift], [0.0, 1.0, -shift * 0.5]]))[None]
     return o, e
@@ -58,7 +60,7 @@ def test_auto_on_cuda_matches_cpu_and_stays_on_the_gpu(shift):
 def test_stages_keep_the_device_and_batches_broadcast_on_cuda():
     o, e = edited_pair(512)
     o, e = o.cuda(), e.cuda()
-    edits = torch.cat([e, e.flip(2), e], 0)             # one original, three edits
+    edits = torch.cat([e, e.flip(2), e], 0)  # one original, three edits
     d = difference_mask(o, edits, MaskOptions())
     soft = feather_mask(d.mask, o)
     out = composite(o, d.aligned, soft)
@@ -75,7 +77,7 @@ def test_no_full_resolution_host_round_trips():
     take less time than copying that frame once, measured in the same profile."""
     o, e = edited_pair(1536, 2.0)
     o, e = o.cuda(), e.cuda()
-    auto(o, e, faces=False)                          # warm-up: kernels, caches
+    auto(o, e, faces=False)  # warm-up: kernels, caches
     torch.cuda.synchronize()
 
     def copy_time(fn) -> tuple[int, float]:
@@ -94,6 +96,7 @@ def test_no_full_resolution_host_round_trips():
 
 def test_preview_overlay_is_the_same_on_the_gpu():
     from smartmask.visualize import overlay
+
     o, _ = edited_pair(256)
     m = torch.zeros(1, 256, 256)
     m[:, 60:200, 40:180] = 1.0

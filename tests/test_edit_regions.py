@@ -1,5 +1,6 @@
 """Which pixels are the edit: texture re-rendered by the editor, a new background behind an unchanged
 person, a global relight. Each case is built here, seeded, with its true regions known."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,8 @@ def test_rerendered_hair_is_drift_while_the_garment_change_is_taken():
 def test_rerender_weight_separates_new_detail_from_new_colour():
     base = np.full((H, W, 3), 50.0)
     a = base + 20 * _texture(1)[..., None] / 0.09
-    same = base + 20 * _texture(2)[..., None] / 0.09          # new detail, same coarse appearance
-    recoloured = same + np.array([30.0, -20.0, 10.0])        # and a new colour, as strong as the texture
+    same = base + 20 * _texture(2)[..., None] / 0.09  # new detail, same coarse appearance
+    recoloured = same + np.array([30.0, -20.0, 10.0])  # and a new colour, as strong as the texture
     t = lambda x: torch.from_numpy(x.transpose(2, 0, 1)[None].astype(np.float32))  # noqa: E731
     assert float(rerender_weight(t(a), t(same)).mean()) < 0.1
     assert float(rerender_weight(t(a), t(recoloured)).mean()) > 0.9
@@ -107,7 +108,7 @@ def test_structure_agreement_is_low_where_texture_was_replaced_by_a_plain_area()
     plain = torch.full_like(tex, 0.4)
     assert float(structure_agreement(tex, plain).mean()) < 0.2
     assert float(structure_agreement(tex, tex * 1.05 + 0.02).mean()) > 0.95  # drift keeps structure
-    assert float(structure_agreement(plain, plain + 0.03).min()) == 1.0     # smooth vs smooth: agree
+    assert float(structure_agreement(plain, plain + 0.03).min()) == 1.0  # smooth vs smooth: agree
 
 
 def test_global_relight_returns_the_edit_whole_and_says_so():
@@ -158,16 +159,17 @@ def test_smooth_backdrop_shifted_in_colour_gives_no_islands():
 def test_weak_scattered_islands_go_and_a_second_strong_part_stays():
     """Both berets (two strong regions) stay, the re-render islands (weak, small) go."""
     from smartmask.regions import coherent_regions
+
     d = np.zeros((200, 200))
     mask = np.zeros((200, 200), bool)
     mask[20:60, 20:80] = True  # first beret: strong
     d[20:60, 20:80] = 30.0
     mask[20:55, 120:170] = True  # second beret: strong, smaller
     d[20:55, 120:170] = 25.0
-    for k in range(6):                                     # islands just above the levels
+    for k in range(6):  # islands just above the levels
         y, x = 100 + 15 * (k % 3), 30 + 25 * k
-        mask[y:y + 6, x:x + 6] = True
-        d[y:y + 6, x:x + 6] = 7.0
+        mask[y : y + 6, x : x + 6] = True
+        d[y : y + 6, x : x + 6] = 7.0
     kept = coherent_regions(mask, d, high=6.0)
     assert kept[20:60, 20:80].all() and kept[20:55, 120:170].all()
     assert not kept[100:, :].any()
@@ -182,7 +184,21 @@ def test_command_line_says_the_edit_is_global(tmp_path, capsys):
     e = o * (0.5 + 0.8 * x)[..., None] * np.array([1.25, 1.0, 0.7])  # relit from the right, warmer
     save_image(_img(o), tmp_path / "o.png")
     save_image(_img(e), tmp_path / "e.png")
-    assert main(["composite", str(tmp_path / "o.png"), str(tmp_path / "e.png"), "-o", str(tmp_path / "out.png"),
-                 "--mask-out", str(tmp_path / "m.png"), "--face-detector", "none"]) == 0
+    assert (
+        main(
+            [
+                "composite",
+                str(tmp_path / "o.png"),
+                str(tmp_path / "e.png"),
+                "-o",
+                str(tmp_path / "out.png"),
+                "--mask-out",
+                str(tmp_path / "m.png"),
+                "--face-detector",
+                "none",
+            ]
+        )
+        == 0
+    )
     assert "global edit" in capsys.readouterr().out
     assert torch.equal(load_image(tmp_path / "out.png"), load_image(tmp_path / "e.png"))

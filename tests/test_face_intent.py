@@ -6,6 +6,7 @@ the face, noise, a shift of a pixel and a half) and the same garment edit, with 
 replaced (a cat's face), covered by a dark visor, or cut by the frame edge. Faces are found by the
 built-in MTCNN, so nothing here needs the YuNet model of ../shared.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -20,9 +21,9 @@ from smartmask.faces import guard_faces
 from smartmask.pipeline import auto
 
 # The astronaut's face (512 x 512): the core that every face mask must cover, and her eye band.
-FACE_CORE = (slice(88, 150), slice(200, 250))      # rows, columns: eyes to mouth, cheek to cheek
+FACE_CORE = (slice(88, 150), slice(200, 250))  # rows, columns: eyes to mouth, cheek to cheek
 EYE_BAND = (slice(88, 119), slice(185, 266))
-GARMENT = (slice(330, 500), slice(20, 190))        # a piece of the orange suit, recoloured
+GARMENT = (slice(330, 500), slice(20, 190))  # a piece of the orange suit, recoloured
 
 
 def _drift(rgb: np.ndarray, seed: int) -> np.ndarray:
@@ -33,7 +34,7 @@ def _drift(rgb: np.ndarray, seed: int) -> np.ndarray:
     soft = cv2.GaussianBlur(x, (0, 0), 0.8)
     x = soft + 0.5 * (soft - cv2.GaussianBlur(soft, (0, 0), 1.5))
     x = x * r.uniform(0.97, 1.03, 3) + r.uniform(-4, 4, 3)
-    yy, xx = np.mgrid[:x.shape[0], :x.shape[1]]
+    yy, xx = np.mgrid[: x.shape[0], : x.shape[1]]
     w = np.clip(1.5 - np.hypot((xx - 222) / 50, (yy - 120) / 65), 0, 1)[..., None]
     x = x * (1 + w * np.array([0.07, 0.04, 0.06], np.float32))
     x = x + r.normal(0, 1.5, x.shape)
@@ -96,18 +97,19 @@ def _run(original: np.ndarray, edited: np.ndarray, faces="auto"):
 
 # ------------------------------------------------------------------------------------------ rules
 
+
 def test_decide_rules_in_order():
-    assert not FI.decide(FI.FaceEvidence(0.1, 0.2, 0.0)).kept                    # new structure
+    assert not FI.decide(FI.FaceEvidence(0.1, 0.2, 0.0)).kept  # new structure
     assert FI.decide(FI.FaceEvidence(0.1, 0.2, 0.0)).reason == "changed structure"
-    painted = FI.decide(FI.FaceEvidence(0.99, 5.0, 0.0))                          # same edges, new colour
+    painted = FI.decide(FI.FaceEvidence(0.99, 5.0, 0.0))  # same edges, new colour
     assert not painted.kept and painted.reason == "changed colour"
     drift = FI.decide(FI.FaceEvidence(0.9, 0.7, 0.3))
     assert drift.kept and not drift.partial and drift.reason == "drift only"
-    new_head = FI.decide(FI.FaceEvidence(0.5, 0.5, 0.8))                          # ambiguous, inside a change
+    new_head = FI.decide(FI.FaceEvidence(0.5, 0.5, 0.8))  # ambiguous, inside a change
     assert not new_head.kept and new_head.reason == "inside a changed region"
-    glasses = FI.decide(FI.FaceEvidence(0.5, 0.5, 0.1))                           # ambiguous: partly covered
+    glasses = FI.decide(FI.FaceEvidence(0.5, 0.5, 0.1))  # ambiguous: partly covered
     assert glasses.kept and glasses.partial
-    assert FI.decide(None).kept                                                   # too small to judge: protect
+    assert FI.decide(None).kept  # too small to judge: protect
 
 
 @pytest.mark.parametrize("s, kept", [(FI.STRUCTURE_CHANGED - 1e-3, False), (FI.STRUCTURE_KEPT, True)])
@@ -146,20 +148,21 @@ def test_cover_needs_a_real_part_of_the_face():
     ellipse = (50.0, 50.0, 20.0, 26.0, 0.0)
     change = np.zeros((100, 100), np.float32)
     kept = FI.FaceDecision(True, "drift only")
-    change[20:45, :] = 30.0                                  # a helmet down to the eyes: 40 % of the face
+    change[20:45, :] = 30.0  # a helmet down to the eyes: 40 % of the face
     helmet = FI.with_cover(kept, ellipse, change, high=6.0)
     assert helmet.partial and helmet.cover is not None
     (y0, _, x0, _), part = helmet.cover
-    assert part[30 - y0, 50 - x0] and not part[65 - y0, 50 - x0]   # forehead covered, mouth not
+    assert part[30 - y0, 50 - x0] and not part[65 - y0, 50 - x0]  # forehead covered, mouth not
     sliver = np.zeros_like(change)
-    sliver[20:27, :] = 30.0                                  # an edit that only meets the face's top
+    sliver[20:27, :] = 30.0  # an edit that only meets the face's top
     assert FI.with_cover(kept, ellipse, sliver, high=6.0).cover is None
-    drift = np.full_like(change, 11.0)                       # strong drift, still under twice the level
+    drift = np.full_like(change, 11.0)  # strong drift, still under twice the level
     assert FI.with_cover(kept, ellipse, drift, high=6.0).cover is None
     assert FI.with_cover(FI.FaceDecision(False, "changed structure"), ellipse, change, 6.0).cover is None
 
 
 # ------------------------------------------------------------------------------------------ pipeline
+
 
 def test_kept_face_is_restored_exactly(astronaut, pairs):
     res = _run(astronaut, pairs["kept"])
@@ -225,6 +228,7 @@ def test_face_cut_by_the_frame_edge_is_protected(astronaut):
 
 
 # ------------------------------------------------------------------------------------------ Face Guard
+
 
 def test_face_guard_modes(astronaut, pairs):
     o = _tensor(astronaut)

@@ -4,6 +4,7 @@ The YuNet model is looked for as ``tests/yunet_model.py`` says (``../shared/mode
 models folder, the user cache); without it the YuNet tests skip and the others run on MTCNN.
 Nothing is downloaded: the download path is exercised with a stubbed ``urlopen``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,18 @@ import torch
 from skimage import data
 
 from smartmask import face_detect
-from smartmask.face_detect import (DETECT_MAX_SIDE, YUNET_FILE, YUNET_SHA256, Face, LoadedDetector, MTCNNDetector,
-                                   YuNetDetector, YuNetNet, find_mtcnn, load_detector)
+from smartmask.face_detect import (
+    DETECT_MAX_SIDE,
+    YUNET_FILE,
+    YUNET_SHA256,
+    Face,
+    LoadedDetector,
+    MTCNNDetector,
+    YuNetDetector,
+    YuNetNet,
+    find_mtcnn,
+    load_detector,
+)
 from smartmask.blur import first_halvings
 from smartmask.difference import ANALYSIS_LONG_SIDE
 from smartmask.faces import face_ellipse, face_mask, face_masks, guard_faces
@@ -37,7 +48,7 @@ ASTRO_EYES = [(205, 102), (247, 104)]
 ASTRO_NOSE = (225, 128)
 ASTRO_MOUTH = (225, 145)
 ASTRO_CHIN_Y = 168
-ASTRO_NECK = (225, 195)      # 27 px (about 4 cm) below the chin: the collar
+ASTRO_NECK = (225, 195)  # 27 px (about 4 cm) below the chin: the collar
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +67,7 @@ def no_network(monkeypatch):
     def refuse(url, *a, **k):
         attempts.append(url)
         raise OSError("network access attempted during tests")
+
     monkeypatch.setattr(face_detect.urllib.request, "urlopen", refuse)
     monkeypatch.setattr(face_detect, "_download_tried", set())
     yield
@@ -98,6 +110,7 @@ def to_image(rgb: np.ndarray) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------ detection
 
+
 @pytest.mark.parametrize("which", ["yunet", "mtcnn"])
 def test_detector_finds_astronaut_with_landmarks(which, request, astronaut):
     det = request.getfixturevalue(which)
@@ -124,8 +137,9 @@ def test_detector_finds_cameraman(which, request):
     rgb = np.repeat(data.camera()[..., None], 3, axis=2)
     faces = request.getfixturevalue(which).detect(rgb)
     assert len(faces) == 1, faces
-    assert inside(((faces[0].box[0] + faces[0].box[2]) / 2, (faces[0].box[1] + faces[0].box[3]) / 2),
-                  (195, 110, 262, 200))
+    assert inside(
+        ((faces[0].box[0] + faces[0].box[2]) / 2, (faces[0].box[1] + faces[0].box[3]) / 2), (195, 110, 262, 200)
+    )
 
 
 @pytest.mark.parametrize("which", ["yunet", "mtcnn"])
@@ -141,7 +155,7 @@ def test_no_face_on_face_free_images(which, request):
 def test_face_turned_sideways_is_found_and_mapped_back(which, request, astronaut):
     """People lying down: the 90-degree passes find the face, in the turned image's own coordinates."""
     det = request.getfixturevalue(which)
-    turned = np.ascontiguousarray(np.rot90(astronaut, 1))         # counter-clockwise: (x, y) -> (y, 511 - x)
+    turned = np.ascontiguousarray(np.rot90(astronaut, 1))  # counter-clockwise: (x, y) -> (y, 511 - x)
     faces = det.detect(turned)
     assert len(faces) == 1, faces
     f = faces[0]
@@ -157,7 +171,7 @@ def test_face_turned_sideways_is_found_and_mapped_back(which, request, astronaut
 
 def test_unrotate_maps_points_of_turned_copies_back():
     img = np.zeros((40, 60), np.uint8)
-    img[7, 23] = 1                                              # (x, y) = (23, 7)
+    img[7, 23] = 1  # (x, y) = (23, 7)
     for k in (1, 3):
         yy, xx = np.argwhere(np.rot90(img, k) == 1)[0]
         back = face_detect._unrotate(Face((xx, yy, xx, yy), ((xx, yy),) * 5, 1.0), k, 40, 60)
@@ -166,6 +180,7 @@ def test_unrotate_maps_points_of_turned_copies_back():
 
 def test_large_image_detected_on_downscaled_copy_in_full_resolution_coordinates(yunet, astronaut, monkeypatch):
     import cv2
+
     big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
     small_face = yunet.detect(astronaut)[0]
     seen = []
@@ -182,11 +197,18 @@ def test_yunet_decoding_matches_opencvs_face_detector(model_dir, astronaut):
     # the network runs on cv2.dnn's default engine and is decoded here; the rows must be
     # FaceDetectorYN's (which keeps the classic engine), whatever the image size
     import cv2
+
     path = str(MODEL_DIR / YUNET_FILE)
     net = YuNetNet(path)
     group = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)  # two faces side by side
-    for rgb in (astronaut, cv2.resize(astronaut, (777, 555)), np.ascontiguousarray(np.rot90(astronaut)), group,
-                cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB), data.coffee()):
+    for rgb in (
+        astronaut,
+        cv2.resize(astronaut, (777, 555)),
+        np.ascontiguousarray(np.rot90(astronaut)),
+        group,
+        cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB),
+        data.coffee(),
+    ):
         bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
         h, w = bgr.shape[:2]
         ref = cv2.FaceDetectorYN.create(path, "", (w, h), 0.6, 0.3, 5000).detect(bgr)[1]
@@ -199,6 +221,7 @@ def test_yunet_decoding_matches_opencvs_face_detector(model_dir, astronaut):
 def test_faces_found_on_a_shared_reduced_copy_land_in_full_resolution(detector, astronaut):
     # the auto pipeline hands Face Guard the half-size copy it makes of a large original anyway
     import cv2
+
     big = to_image(cv2.resize(astronaut, (2560, 2560), interpolation=cv2.INTER_CUBIC))
     start = first_halvings(big, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE)
     assert tuple(start.shape[1:3]) == (1280, 1280)
@@ -234,6 +257,7 @@ def test_unknown_detector_is_a_clear_error():
 
 
 # ------------------------------------------------------------------------------------------ fallback
+
 
 def test_offline_without_model_falls_back_to_mtcnn(tmp_path, monkeypatch, caplog, astronaut):
     monkeypatch.setenv("SMARTMASK_OFFLINE", "1")
@@ -274,6 +298,7 @@ def test_download_once_into_first_folder_checked_by_sha256(tmp_path, monkeypatch
     def fake_urlopen(url, timeout=None):
         calls.append((url, timeout))
         return _Response(payload)
+
     monkeypatch.setattr(face_detect.urllib.request, "urlopen", fake_urlopen)
     first, second = tmp_path / "a", tmp_path / "b"
     det = load_detector("auto", [str(first), str(second)])
@@ -292,6 +317,7 @@ def test_download_with_wrong_checksum_is_deleted_and_falls_back(tmp_path, monkey
     def fake_urlopen(url, timeout=None):
         calls.append(url)
         return _Response(b"<html>not a model</html>")
+
     monkeypatch.setattr(face_detect.urllib.request, "urlopen", fake_urlopen)
     with caplog.at_level(logging.WARNING, logger="smartmask.faces"):
         det = load_detector("auto", [str(tmp_path)])
@@ -307,12 +333,14 @@ def test_download_network_error_falls_back(tmp_path, monkeypatch):
 
     def down(url, timeout=None):
         raise OSError("network is unreachable")
+
     monkeypatch.setattr(face_detect.urllib.request, "urlopen", down)
     det = load_detector("auto", [str(tmp_path)])
     assert det.name == "mtcnn" and YUNET_FILE in det.message
 
 
 # ------------------------------------------------------------------------------------------ masks
+
 
 def test_ellipse_covers_the_face_but_not_the_neck(detector, mtcnn, astronaut):
     for det in {detector.name: detector, "mtcnn": mtcnn}.values():
@@ -381,6 +409,7 @@ def test_face_outside_or_partly_outside_the_frame():
 
 # ------------------------------------------------------------------------------------------ guard
 
+
 def test_guard_removes_face_from_full_mask_and_keeps_protect(detector, astronaut):
     protect = torch.zeros(1, 512, 512)
     protect[0, 400:, :100] = 1.0
@@ -398,7 +427,7 @@ def test_guard_removes_face_from_full_mask_and_keeps_protect(detector, astronaut
 
 def test_guard_mask_is_multiplied_not_replaced(detector, astronaut):
     mask = torch.zeros(1, 512, 512)
-    mask[0, 200:300, 150:350] = 0.5              # an edit over mouth, chin and neck ring
+    mask[0, 200:300, 150:350] = 0.5  # an edit over mouth, chin and neck ring
     guarded, faces, _ = guard_faces(to_image(astronaut), mask, detector=detector)
     assert float(guarded.max()) <= 0.5
     assert guarded[0, 290, 150] == 0.5 and guarded[0, 150, 225] == 0.0
@@ -413,8 +442,9 @@ def test_guard_batch_broadcasting(detector, astronaut):
     assert g.shape == f.shape == (3, 512, 512) and info["faces_per_frame"] == [1, 1, 1]
     assert torch.equal(g[0], g[2])
     # two images, one mask and one protect
-    g, f, info = guard_faces(torch.cat([img1, coffee]), torch.ones(1, 512, 512), torch.zeros(1, 512, 512),
-                             detector=detector)
+    g, f, info = guard_faces(
+        torch.cat([img1, coffee]), torch.ones(1, 512, 512), torch.zeros(1, 512, 512), detector=detector
+    )
     assert g.shape == (2, 512, 512) and info["faces_per_frame"] == [1, 0]
     assert float(f[1].sum()) == 0.0 and bool((g[1] == 1).all())
     with pytest.raises(SmartMaskError, match="batch sizes"):
@@ -446,8 +476,9 @@ def test_video_frames_detect_per_frame_and_reuse_identical_ones(detector, astron
     shifted = to_image(np.ascontiguousarray(np.roll(astronaut, 60, axis=1)))
     frames = torch.cat([a, a, shifted, shifted, a])
     seen = []
-    g, f, info = guard_faces(frames, torch.ones(1, 512, 512), detector=det,
-                             progress=lambda done, total: seen.append((done, total)))
+    g, f, info = guard_faces(
+        frames, torch.ones(1, 512, 512), detector=det, progress=lambda done, total: seen.append((done, total))
+    )
     assert counting.calls == 3, "identical consecutive frames reuse the previous detections"
     assert info["faces_per_frame"] == [1] * 5
     assert seen[-1] == (5, 5) and len(seen) == 5
@@ -465,7 +496,7 @@ def test_detector_none_applies_only_protect(astronaut):
 
 def test_guard_accepts_comfy_shapes_and_rgba(detector, astronaut):
     rgba = torch.cat([to_image(astronaut), torch.ones(1, 512, 512, 1)], -1)
-    g, f, _ = guard_faces(rgba[0], torch.ones(512, 512), detector=detector)   # no batch axis
+    g, f, _ = guard_faces(rgba[0], torch.ones(512, 512), detector=detector)  # no batch axis
     assert g.shape == (1, 512, 512) and f[0, ASTRO_NOSE[1], ASTRO_NOSE[0]] == 1.0
 
 
@@ -483,6 +514,7 @@ def test_mtcnn_landmarks_follow_yunet_convention(yunet, mtcnn):
     are moved to YuNet's convention. On scikit-image's LFW faces both detectors find, the
     eye-mouth distances then agree (median ratio within 4 %; about 1.08 without the correction)."""
     import cv2
+
     ratios = []
     for crop in data.lfw_subset()[:60]:
         face = (cv2.resize(crop, (100, 100), interpolation=cv2.INTER_CUBIC) * 255).clip(0, 255).astype(np.uint8)

@@ -5,6 +5,7 @@ Each speed-up of issue 4 replaced a one-line torch expression with something qui
 these tests hold every one of them to that expression, on odd sizes and batches, so a later
 speed-up cannot silently change a result.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -41,12 +42,12 @@ def test_upscale_crop_is_the_crop_of_the_upscale(channels):
     x = torch.rand(2, channels, 37, 29)
     size = (131, 97)
     for box in [(0, 131, 0, 97), (10, 100, 5, 60), (0, 3, 90, 97), (128, 131, 0, 2)]:
-        ref = upscale(x, size)[..., box[0]:box[1], box[2]:box[3]].permute(0, 2, 3, 1)
+        ref = upscale(x, size)[..., box[0] : box[1], box[2] : box[3]].permute(0, 2, 3, 1)
         got = upscale_crop(x, size, box)
         assert got.shape == ref.shape
         assert torch.allclose(got, ref, atol=1e-3), box
         into = torch.full((2, 140, 120, channels), -1.0)
-        view = into[:, 5:5 + box[1] - box[0], 7:7 + box[3] - box[2]]
+        view = into[:, 5 : 5 + box[1] - box[0], 7 : 7 + box[3] - box[2]]
         assert upscale_crop(x, size, box, out=view).data_ptr() == view.data_ptr()
         assert torch.allclose(view, ref, atol=1e-3)
         assert (into[:, :5] == -1).all(), "nothing outside the view is written"
@@ -109,8 +110,9 @@ def test_area_shrink_with_halving_is_an_area_average(h, w):
     assert np.abs(got[0].permute(1, 2, 0).numpy() - one).mean() < 3e-3
 
 
-@pytest.mark.parametrize("h,w,keep,halvings", [(1400, 1000, 300, 2), (1400, 1000, 400, 1), (1401, 1000, 300, 0),
-                                               (500, 400, 100, 0)])
+@pytest.mark.parametrize(
+    "h,w,keep,halvings", [(1400, 1000, 300, 2), (1400, 1000, 400, 1), (1401, 1000, 300, 0), (500, 400, 100, 0)]
+)
 def test_shared_first_halvings_give_the_same_analysis_copy(h, w, keep, halvings):
     x = torch.cat([astronaut(h, w), astronaut(h, w).flip(2)])
     start = first_halvings(x, 200, keep)
@@ -173,6 +175,7 @@ def test_warping_the_analysis_copy_matches_copying_the_warp():
 
 def test_features_found_ahead_in_a_worker_give_the_same_motion():
     from concurrent.futures import ThreadPoolExecutor
+
     o = astronaut(1500, 1100)
     m = np.array([[1.004, 0.0, -4.5], [0.0, 1.004, 2.2]])
     e = warp_to_original(o[0], o[0], m)[None]
@@ -205,6 +208,7 @@ def test_face_detector_errors_reach_the_caller_from_the_worker(monkeypatch):
 @pytest.mark.parametrize("opacity,outline", [(0.5, True), (0.0, True), (1.0, False)])
 def test_overlay_tints_only_the_box_and_matches_the_whole_frame_formula(opacity, outline):
     from smartmask.visualize import _outline, overlay
+
     img = torch.rand(2, 90, 70, 3)
     m = torch.zeros(2, 90, 70)
     m[:, 20:50, 10:40] = 1

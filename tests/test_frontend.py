@@ -47,8 +47,12 @@ DOCS = REPO_ROOT / "docs"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 1200}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -68,8 +72,12 @@ JS_PRELUDE = "const app = window.comfyAPI.app.app; const api = window.comfyAPI.a
 
 # ---------------------------------------------------------------------------------- browser
 def _post_setting(comfy: ComfyServer, key: str, value) -> None:
-    req = urllib.request.Request(f"{comfy.url}/settings/{urllib.parse.quote(key)}", method="POST",
-                                 data=json.dumps(value).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{comfy.url}/settings/{urllib.parse.quote(key)}",
+        method="POST",
+        data=json.dumps(value).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200, f"POST /settings/{key} -> HTTP {r.status}"
 
@@ -91,8 +99,14 @@ class Editor:
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda exc: self.page_errors.append(f"{exc}\n{getattr(exc, 'stack', '') or ''}"))
         self.page.on("response", self._on_response)
-        self.page.on("requestfailed", lambda req: self.bad_responses.append(f"{req.url}: {req.failure}")
-                     if "smart_mask" in urllib.parse.urlsplit(req.url).path else None)
+        self.page.on(
+            "requestfailed",
+            lambda req: (
+                self.bad_responses.append(f"{req.url}: {req.failure}")
+                if "smart_mask" in urllib.parse.urlsplit(req.url).path
+                else None
+            ),
+        )
 
     # every request that leaves loopback is refused
     def _route(self, route):
@@ -131,27 +145,39 @@ class Editor:
 
     def settle(self, ms: int = 150) -> None:
         """Let the canvas draw what changed (two animation frames and a short pause)."""
-        self.js("app.canvas.setDirty(true, true); "
-                "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return null;")
+        self.js(
+            "app.canvas.setDirty(true, true); "
+            "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return null;"
+        )
         self.page.wait_for_timeout(ms)
 
     def diagnostics(self) -> str:
         errors = [f"{k}: {t} ({u})" for k, t, u in self.console if k in ("error", "warning")]
-        return ("console errors/warnings:\n" + "\n".join(errors[-30:]) + "\npage errors:\n" + "\n".join(self.page_errors)
-                + "\nserver log tail:\n" + self.comfy.log_text()[-5000:])
+        return (
+            "console errors/warnings:\n"
+            + "\n".join(errors[-30:])
+            + "\npage errors:\n"
+            + "\n".join(self.page_errors)
+            + "\nserver log tail:\n"
+            + self.comfy.log_text()[-5000:]
+        )
 
 
 @pytest.fixture(scope="module")
 def playwright_driver():
     """One Playwright driver for the module (its sync API allows one at a time)."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. "
-                    "Install it with `bash scripts/setup_env.sh` (as root) or `apt-get install chromium`.")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. "
+            "Install it with `bash scripts/setup_env.sh` (as root) or `apt-get install chromium`."
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the 'playwright' Python package is missing: run `bash scripts/setup_env.sh` "
-                    "(it only drives /usr/bin/chromium; never run `playwright install`)")
+        pytest.fail(
+            "the 'playwright' Python package is missing: run `bash scripts/setup_env.sh` "
+            "(it only drives /usr/bin/chromium; never run `playwright install`)"
+        )
     with sync_playwright() as pw:
         yield pw
 
@@ -166,8 +192,13 @@ def open_editor(pw, comfy: ComfyServer, profile: Path):
     _post_setting(comfy, "Comfy.TutorialCompleted", True)
     _post_setting(comfy, "Comfy.Minimap.Visible", False)
     context = pw.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport=VIEWPORT, device_scale_factor=1)
+        str(profile),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=VIEWPORT,
+        device_scale_factor=1,
+    )
     try:
         ed = Editor(comfy, context)
         ed.page.set_default_timeout(60_000)
@@ -182,7 +213,9 @@ def wait_for_app(ed: Editor) -> None:
     try:
         ed.page.wait_for_function(
             "() => window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types?.SmartMaskAuto"
-            " && window.comfyAPI.app.app.canvas", timeout=90_000)
+            " && window.comfyAPI.app.app.canvas",
+            timeout=90_000,
+        )
     except Exception as exc:
         pytest.fail(f"the ComfyUI editor did not start: {exc}\n{ed.diagnostics()}")
     ed.settle(500)
@@ -219,15 +252,17 @@ def queue_and_wait(ed: Editor, timeout_s: float = 240) -> dict:
         ed.page.wait_for_function("() => window.__smartmaskDone !== null", timeout=timeout_s * 1000)
     except Exception as exc:
         errors = ed.js("return JSON.stringify(window.comfyAPI?.app?.app?.lastNodeErrors ?? null);")
-        pytest.fail(f"the workflow queued from the editor did not finish: {exc}\nnode errors: {errors}\n"
-                    f"{ed.diagnostics()}")
+        pytest.fail(
+            f"the workflow queued from the editor did not finish: {exc}\nnode errors: {errors}\n{ed.diagnostics()}"
+        )
     done = ed.js("return window.__smartmaskDone;")
     history = ed.comfy.get_json("/history")
     new = [pid for pid in history if pid not in before]
     assert len(new) == 1, f"expected one new prompt in /history, got {new}"
     entry = history[new[0]]
     assert done["status"] == "success" and ComfyServer.status(entry) == "success", (
-        f"run from the editor failed: {json.dumps(done)[:3000]}\n{ComfyServer.error_message(entry)}\n{ed.diagnostics()}")
+        f"run from the editor failed: {json.dumps(done)[:3000]}\n{ComfyServer.error_message(entry)}\n{ed.diagnostics()}"
+    )
     ed.settle(300)
     return entry
 
@@ -238,7 +273,8 @@ def nodes_of_type(ed: Editor, node_type: str) -> list[int]:
 
 def preview_state(ed: Editor, node_id: int) -> dict | None:
     """What the node's preview widget holds and shows (None when it has none)."""
-    return ed.js(f"""
+    return ed.js(
+        f"""
         const node = app.graph.getNodeById(arg);
         const w = node?.widgets?.find(w => w.name === '{WIDGET}');
         if (!w) return null;
@@ -247,7 +283,9 @@ def preview_state(ed: Editor, node_id: int) -> dict | None:
                 slider: s.slider, text: s.text, tint: s.tint, lines: s.textLines(), ready: s.isReady(),
                 image: s.layout.image, buttons: s.layout.buttons.map(b => ({{id: b.id, label: b.label,
                 x: b.x, y: b.y, w: b.w, h: b.h}})), payload: s.payload,
-                serialized: node.serialize().widgets_values ?? null}};""", node_id)
+                serialized: node.serialize().widgets_values ?? null}};""",
+        node_id,
+    )
 
 
 def wait_ready(ed: Editor, node_id: int, timeout_ms: int = 30_000) -> dict:
@@ -256,23 +294,34 @@ def wait_ready(ed: Editor, node_id: int, timeout_ms: int = 30_000) -> dict:
         ed.page.wait_for_function(
             f"""(id) => {{ const n = window.comfyAPI.app.app.graph.getNodeById(id);
                  const s = n?.widgets?.find(w => w.name === '{WIDGET}')?.smartmask;
-                 return !!(s && s.isReady()); }}""", arg=node_id, timeout=timeout_ms)
+                 return !!(s && s.isReady()); }}""",
+            arg=node_id,
+            timeout=timeout_ms,
+        )
         if not preview_state(ed, node_id)["image"]:  # LiteGraph draws only the nodes in view
-            ed.js("app.canvas.centerOnNode(app.graph.getNodeById(arg)); app.canvas.setDirty(true, true); return null;",
-                  node_id)
+            ed.js(
+                "app.canvas.centerOnNode(app.graph.getNodeById(arg)); app.canvas.setDirty(true, true); return null;",
+                node_id,
+            )
         ed.page.wait_for_function(
             f"""(id) => !!window.comfyAPI.app.app.graph.getNodeById(id)
-                 .widgets.find(w => w.name === '{WIDGET}').smartmask.layout.image""", arg=node_id, timeout=timeout_ms)
+                 .widgets.find(w => w.name === '{WIDGET}').smartmask.layout.image""",
+            arg=node_id,
+            timeout=timeout_ms,
+        )
     except Exception as exc:
-        pytest.fail(f"the preview of node {node_id} never became ready: {exc}\n"
-                    f"state: {json.dumps(preview_state(ed, node_id))[:3000]}\n{ed.diagnostics()}")
+        pytest.fail(
+            f"the preview of node {node_id} never became ready: {exc}\n"
+            f"state: {json.dumps(preview_state(ed, node_id))[:3000]}\n{ed.diagnostics()}"
+        )
     ed.settle()
     return preview_state(ed, node_id)
 
 
 def focus_node(ed: Editor, node_id: int, scale: float = 1.0, width: int | None = None) -> None:
     """Show the node alone, at ``scale``, in the middle of the canvas (``width``: resize it first)."""
-    ed.js("""
+    ed.js(
+        """
         const node = app.graph.getNodeById(arg.id);
         if (arg.width) node.setSize([arg.width, node.size[1] + (arg.width - node.size[0])]);
         // alone on the canvas: to the right of every other node, so none overlaps it
@@ -283,29 +332,36 @@ def focus_node(ed: Editor, node_id: int, scale: float = 1.0, width: int | None =
         app.canvas.ds.scale = arg.scale;
         app.canvas.centerOnNode(node);
         app.canvas.setDirty(true, true);
-        return null;""", {"id": node_id, "scale": scale, "width": width})
+        return null;""",
+        {"id": node_id, "scale": scale, "width": width},
+    )
     ed.settle(300)
 
 
 def to_client(ed: Editor, node_id: int, rect: dict) -> dict:
     """A rectangle in node coordinates -> page coordinates (CSS px)."""
-    return ed.js("""
+    return ed.js(
+        """
         const node = app.graph.getNodeById(arg.id);
         const box = app.canvas.canvas.getBoundingClientRect();
         const [x0, y0] = app.canvas.ds.convertOffsetToCanvas([node.pos[0] + arg.r.x, node.pos[1] + arg.r.y]);
         const [x1, y1] = app.canvas.ds.convertOffsetToCanvas([node.pos[0] + arg.r.x + arg.r.w, node.pos[1] + arg.r.y + arg.r.h]);
-        return {x: box.left + x0, y: box.top + y0, w: x1 - x0, h: y1 - y0};""", {"id": node_id, "r": rect})
+        return {x: box.left + x0, y: box.top + y0, w: x1 - x0, h: y1 - y0};""",
+        {"id": node_id, "r": rect},
+    )
 
 
 def node_client_rect(ed: Editor, node_id: int, pad: int = 24) -> dict:
-    return ed.js("""
+    return ed.js(
+        """
         const node = app.graph.getNodeById(arg.id);
         const b = node.getBounding();
         const box = app.canvas.canvas.getBoundingClientRect();
         const [x0, y0] = app.canvas.ds.convertOffsetToCanvas([b[0], b[1]]);
         const [x1, y1] = app.canvas.ds.convertOffsetToCanvas([b[0] + b[2], b[1] + b[3]]);
         return {x: box.left + x0 - arg.pad, y: box.top + y0 - arg.pad, w: x1 - x0 + 2 * arg.pad, h: y1 - y0 + 2 * arg.pad};""",
-                 {"id": node_id, "pad": pad})
+        {"id": node_id, "pad": pad},
+    )
 
 
 def shot(ed: Editor, r: dict, path: Path | None = None) -> np.ndarray:
@@ -408,11 +464,13 @@ def test_nodes_found_by_search_and_added(editor):
         pass  # the assertion below reports what was added instead
     ed.settle()
     assert nodes_of_type(ed, "SmartMaskComposite"), (
-        f"choosing it in the node search added {ed.js('return app.graph.nodes.map(n => n.type);')}")
+        f"choosing it in the node search added {ed.js('return app.graph.nodes.map(n => n.type);')}"
+    )
 
     # Every node can be created and added; its widgets are its inputs, and no preview yet.
     info = ed.comfy.object_info()
-    added = ed.js("""
+    added = ed.js(
+        """
         const out = {};
         for (const type of arg) {
             const node = LiteGraph.createNode(type);
@@ -420,14 +478,19 @@ def test_nodes_found_by_search_and_added(editor):
             out[type] = {widgets: (node.widgets ?? []).map(w => w.name), outputs: node.outputs.map(o => o.name),
                          title: node.title};
         }
-        return out;""", list(NODE_DISPLAY_NAMES))
+        return out;""",
+        list(NODE_DISPLAY_NAMES),
+    )
     for node_type, got in added.items():
         spec = info[node_type]
         assert got["title"] == NODE_DISPLAY_NAMES[node_type]
         assert got["outputs"] == spec["output_name"], (node_type, got["outputs"])
         assert WIDGET not in got["widgets"], f"{node_type} shows a preview before it ran"
-        widget_inputs = [n for n, s in spec["input"]["required"].items()
-                         if isinstance(s[0], list) or s[0] in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
+        widget_inputs = [
+            n
+            for n, s in spec["input"]["required"].items()
+            if isinstance(s[0], list) or s[0] in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+        ]
         assert [w for w in got["widgets"] if w in widget_inputs] == widget_inputs, (node_type, got["widgets"])
     ed.js("app.graph.clear(); return null;")
     assert not ed.own_errors(), "\n".join(ed.own_errors())
@@ -436,8 +499,9 @@ def test_nodes_found_by_search_and_added(editor):
 def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor):
     ed = editor
     load_workflow(ed, "smart_mask_basic.json")
-    diff_id, guard_id, comp_id = (nodes_of_type(ed, t)[0] for t in
-                                  ("SmartMaskDifference", "SmartMaskFaceGuard", "SmartMaskComposite"))
+    diff_id, guard_id, comp_id = (
+        nodes_of_type(ed, t)[0] for t in ("SmartMaskDifference", "SmartMaskFaceGuard", "SmartMaskComposite")
+    )
     widgets_before = preview_state(ed, comp_id)
     assert widgets_before is None, "the composite shows a preview before it ran"
     entry = queue_and_wait(ed)
@@ -456,13 +520,19 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     sent_text = "\n".join(entry["outputs"][str(guard_id)]["text"])
     assert st["text"] == sent_text and "faces protected" in sent_text, (st["text"], sent_text)
     # Its text (with the face model's path, one long word) wraps inside the node: nothing is cut.
-    wrapped = ed.js("""const n = app.graph.getNodeById(arg);
-        return n.widgets.find(w => w.name === 'smartmask_preview').smartmask.wrapped(n.size[0]);""", guard_id)
+    wrapped = ed.js(
+        """const n = app.graph.getNodeById(arg);
+        return n.widgets.find(w => w.name === 'smartmask_preview').smartmask.wrapped(n.size[0]);""",
+        guard_id,
+    )
     assert max(wrapped["widths"]) <= wrapped["room"], f"a line is wider than the node: {wrapped}"
     assert "".join(wrapped["lines"]).replace(" ", "") == "".join(st["lines"]).replace(" ", ""), (
-        f"the wrapped text lost characters: {wrapped['lines']} vs {st['lines']}")
+        f"the wrapped text lost characters: {wrapped['lines']} vs {st['lines']}"
+    )
     assert "detector" in sent_text and len(wrapped["lines"]) > len(st["lines"]), wrapped
-    assert int(sent_text.split("faces protected:")[1].split()[0]) >= 1, f"the astronaut's face was not found: {sent_text}"
+    assert int(sent_text.split("faces protected:")[1].split()[0]) >= 1, (
+        f"the astronaut's face was not found: {sent_text}"
+    )
 
     # Composite: the compare widget; the preview widget is not saved with the node's values.
     payload = check_preview_sent(entry, comp_id, {"original", "result", "mask"})
@@ -486,7 +556,7 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     changed = np.abs(original - result).max(axis=2) > 40
     assert changed.mean() > 0.02, "the example's result hardly differs from its original"
     cols = changed.sum(axis=0)
-    left, right = cols[int(0.1 * w):int(0.5 * w)].sum(), cols[int(0.5 * w):int(0.9 * w)].sum()
+    left, right = cols[int(0.1 * w) : int(0.5 * w)].sum(), cols[int(0.5 * w) : int(0.9 * w)].sum()
     target = 0.1 if left >= right else 0.9
 
     y = img["y"] + img["h"] * 0.75
@@ -505,32 +575,35 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     guard = 14  # px around the old and new slider line and handle
     lo, hi = sorted((target, 0.5))
     swept = np.zeros_like(changed)
-    swept[:, int(lo * w) + guard:int(hi * w) - guard] = True
+    swept[:, int(lo * w) + guard : int(hi * w) - guard] = True
     kept = np.zeros_like(changed)
     if target < 0.5:
-        kept[:, int(0.5 * w) + guard:] = True
+        kept[:, int(0.5 * w) + guard :] = True
     else:
-        kept[:, :int(0.5 * w) - guard] = True
+        kept[:, : int(0.5 * w) - guard] = True
     sweep_changes = swept & changed
     assert sweep_changes.sum() > 200, "the swept band holds no edit to see"
     # In the swept band the picture switched between original and result exactly where they differ ...
     assert (delta[sweep_changes] > 20).mean() > 0.9, (
-        f"only {(delta[sweep_changes] > 20).mean():.1%} of the edited pixels in the swept band changed on screen")
+        f"only {(delta[sweep_changes] > 20).mean():.1%} of the edited pixels in the swept band changed on screen"
+    )
     assert (delta[swept & ~changed] > 60).mean() < 0.02, "pixels the edit did not touch changed in the swept band"
     # ... while the rest of the picture and the toolbar above it stayed as they were.
     # (the canvas may resample a handful of pixels a few levels differently from one frame to the next)
-    assert delta[kept].max() <= 12 and (delta[kept] > 2).mean() < 0.001, (f"the picture changed outside the swept band (max {delta[kept].max()}, "
-                                    f"{(delta[kept] > 2).sum()} px, at {np.argwhere(kept & (delta > 2))[:10].tolist()}, "
-                                    f"size {w}x{h}, target {target})")
+    assert delta[kept].max() <= 12 and (delta[kept] > 2).mean() < 0.001, (
+        f"the picture changed outside the swept band (max {delta[kept].max()}, "
+        f"{(delta[kept] > 2).sum()} px, at {np.argwhere(kept & (delta > 2))[:10].tolist()}, "
+        f"size {w}x{h}, target {target})"
+    )
     assert np.array_equal(header_before, header_after), "the toolbar/text above the picture changed"
     # And what is shown is the right picture: the result on the right of the slider, the original on the left.
     shown = after.astype(np.float64)
     side_result = np.zeros_like(changed)
     side_original = np.zeros_like(changed)
     if target < 0.5:
-        side_result[:, int(target * w) + guard:] = True
+        side_result[:, int(target * w) + guard :] = True
     else:
-        side_original[:, :int(target * w) - guard] = True
+        side_original[:, : int(target * w) - guard] = True
     if side_result.any():
         err_r = np.abs(shown - result).max(axis=2)[side_result & changed].mean()
         err_o = np.abs(shown - original).max(axis=2)[side_result & changed].mean()
@@ -555,8 +628,9 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     tint = np.array(preview_state(ed, comp_id)["tint"], dtype=np.float64)
     under = plain[inside].astype(np.float64).mean(axis=0)
     assert np.linalg.norm(tint - under) > 200, f"the tint {tint} is close to the masked area's colour {under}"
-    closer = (np.linalg.norm(plain[inside].astype(np.float64) - tint, axis=1)
-              - np.linalg.norm(tinted[inside].astype(np.float64) - tint, axis=1))
+    closer = np.linalg.norm(plain[inside].astype(np.float64) - tint, axis=1) - np.linalg.norm(
+        tinted[inside].astype(np.float64) - tint, axis=1
+    )
     assert closer.mean() > 30, f"the overlay does not tint towards {tint} ({closer.mean():.1f})"
     assert (d[outside] > 2).mean() < 0.01, "the overlay changed pixels outside the mask"
     shot(ed, node_client_rect(ed, comp_id), doc_shot("compare_overlay.png"))
@@ -575,8 +649,11 @@ def test_basic_workflow_runs_from_editor_and_compare_widget_follows_drag(editor)
     click_button(ed, diff_id, "view:mask")
     st = wait_ready(ed, diff_id)
     shown_mask = shot(ed, rect).astype(np.float64)
-    diff_mask = fetch_preview(ed, entry["outputs"][str(diff_id)]["smartmask_preview"][0]["frames"][0]["mask"],
-                              (shown_mask.shape[1], shown_mask.shape[0]))
+    diff_mask = fetch_preview(
+        ed,
+        entry["outputs"][str(diff_id)]["smartmask_preview"][0]["frames"][0]["mask"],
+        (shown_mask.shape[1], shown_mask.shape[0]),
+    )
     assert np.abs(shown_mask - diff_mask).mean() < 6, "the mask view does not show the mask"
     assert np.abs(heat.astype(np.float64) - shown_mask).mean() > 10, "heat-map and mask views look the same"
     assert not ed.own_errors(), "\n".join(ed.own_errors())
@@ -591,10 +668,14 @@ def test_auto_workflow_shows_threshold_faces_and_heatmap(editor):
     st = wait_ready(ed, auto_id)
     sent_text = "\n".join(entry["outputs"][str(auto_id)]["text"])
     assert st["text"] == sent_text, (st["text"], sent_text)
-    assert any("threshold" in line for line in st["lines"]) and any("faces protected" in line for line in st["lines"]), st["lines"]
+    assert any("threshold" in line for line in st["lines"]) and any(
+        "faces protected" in line for line in st["lines"]
+    ), st["lines"]
     # and which face detector it used, and why (the detector's own message)
-    assert any(line.startswith(("YuNet face detector", "using the offline MTCNN", "MTCNN face detector"))
-               for line in st["lines"]), st["lines"]
+    assert any(
+        line.startswith(("YuNet face detector", "using the offline MTCNN", "MTCNN face detector"))
+        for line in st["lines"]
+    ), st["lines"]
     assert st["views"] == ["compare", "heatmap", "faces", "mask"], st["views"]
     focus_node(ed, auto_id, width=420)
     st = preview_state(ed, auto_id)
@@ -608,7 +689,9 @@ def test_auto_workflow_shows_threshold_faces_and_heatmap(editor):
     st = wait_ready(ed, auto_id)
     assert st["view"] == "heatmap"
     heat = shot(ed, rect)
-    assert np.abs(heat.astype(int) - compare.astype(int)).max(axis=2).mean() > 10, "the heat-map view looks like compare"
+    assert np.abs(heat.astype(int) - compare.astype(int)).max(axis=2).mean() > 10, (
+        "the heat-map view looks like compare"
+    )
     shot(ed, node_client_rect(ed, auto_id), doc_shot("auto_heatmap.png"))
     assert not ed.own_errors(), "\n".join(ed.own_errors())
 
@@ -656,9 +739,14 @@ def test_batch_frames_can_be_picked(editor):
     w, h = second.shape[1], second.shape[0]
     frame = payload["frames"][1]
     # frame 2: the edited image left of the slider (its "original"), the original right of it.
-    expect = np.concatenate([fetch_preview(ed, frame["original"], (w, h))[:, : w // 2 - 12],
-                             fetch_preview(ed, frame["result"], (w, h))[:, w // 2 + 12:]], axis=1)
-    got = np.concatenate([second[:, : w // 2 - 12], second[:, w // 2 + 12:]], axis=1).astype(np.float64)
+    expect = np.concatenate(
+        [
+            fetch_preview(ed, frame["original"], (w, h))[:, : w // 2 - 12],
+            fetch_preview(ed, frame["result"], (w, h))[:, w // 2 + 12 :],
+        ],
+        axis=1,
+    )
+    got = np.concatenate([second[:, : w // 2 - 12], second[:, w // 2 + 12 :]], axis=1).astype(np.float64)
     assert np.abs(got - expect).mean() < 6, "frame 2 is not what the node sent"
     assert np.abs(second.astype(int) - first.astype(int)).max(axis=2).mean() > 2, "the frame arrows change nothing"
     click_button(ed, comp_id, "next")
@@ -673,8 +761,11 @@ def test_no_request_left_loopback_and_no_errors_of_ours(editor):
     # The previews were fetched, from the ComfyUI server itself.
     previews = [u for u in ed.requested if "filename=smartmask_" in u]
     assert previews, "no preview image was requested"
-    outside = [u for u in previews + [u for u in ed.requested if "/extensions/smart_mask/" in u]
-               if urllib.parse.urlsplit(u).hostname not in LOOPBACK_HOSTS]
+    outside = [
+        u
+        for u in previews + [u for u in ed.requested if "/extensions/smart_mask/" in u]
+        if urllib.parse.urlsplit(u).hostname not in LOOPBACK_HOSTS
+    ]
     assert not outside, f"the pack's front end reached beyond loopback: {outside}"
 
 
@@ -710,9 +801,11 @@ def expected_picture(ed: Editor, st: dict, size: tuple[int, int]) -> tuple[np.nd
     where[:22] = False  # the "original" / "result" tags
     if st["view"] == "compare":
         cut = int(st["slider"] * w)
-        expect = np.concatenate([fetch_preview(ed, frame["original"], size)[:, :cut],
-                                 fetch_preview(ed, frame["result"], size)[:, cut:]], axis=1)
-        where[:, max(cut - 14, 0):cut + 14] = False  # the slider's line and handle
+        expect = np.concatenate(
+            [fetch_preview(ed, frame["original"], size)[:, :cut], fetch_preview(ed, frame["result"], size)[:, cut:]],
+            axis=1,
+        )
+        where[:, max(cut - 14, 0) : cut + 14] = False  # the slider's line and handle
     elif st["view"] == "faces":
         expect = fetch_preview(ed, frame["original"], size)
         where &= fetch_preview(ed, frame["faces"], size)[..., 0] < 3
@@ -726,8 +819,12 @@ def assert_previews_in_view(ed: Editor, name: str) -> list[int]:
     boxes = graph_boxes(ed)
     shown = [b for b in boxes if b["preview"]]
     assert shown, f"{name}: no node shows a preview after the run"
-    covered = [f"{b['type']} #{b['id']} overlaps {o['type']} #{o['id']} by {overlap(b, o):.0f} px²"
-               for b in shown for o in boxes if o["id"] != b["id"] and overlap(b, o) > 0]
+    covered = [
+        f"{b['type']} #{b['id']} overlaps {o['type']} #{o['id']} by {overlap(b, o):.0f} px²"
+        for b in shown
+        for o in boxes
+        if o["id"] != b["id"] and overlap(b, o) > 0
+    ]
     where = [f"  {b['type']} #{b['id']}: x {b['x']:.0f}, y {b['y']:.0f}, {b['w']:.0f} x {b['h']:.0f}" for b in boxes]
     assert not covered, f"{name}: after a run at the default zoom\n" + "\n".join(covered + ["boxes:"] + where)
     # The screenshot: at zoom 1, the picture on screen is the picture the node sent (a node
@@ -741,7 +838,9 @@ def assert_previews_in_view(ed: Editor, name: str) -> list[int]:
         got = shot(ed, rect).astype(np.float64)
         expect, where = expected_picture(ed, st, (got.shape[1], got.shape[0]))
         err = np.abs(got - expect).max(axis=2)[where].mean()
-        assert err < 8, f"{name}: {b['type']} #{b['id']} does not show its {st['view']} picture on screen (error {err:.1f})"
+        assert err < 8, (
+            f"{name}: {b['type']} #{b['id']} does not show its {st['view']} picture on screen (error {err:.1f})"
+        )
     return [b["id"] for b in shown]
 
 
@@ -775,11 +874,14 @@ def run_or_feed(ed: Editor, name: str) -> dict | None:
         run_or_feed(ed, "smart_mask_auto.json")
         ed.js("await app.loadGraphData(arg); return null;", workflow)
         ed.settle(300)
-    fed = ed.js("""
+    fed = ed.js(
+        """
         const nodes = app.graph.nodes.filter(n => n.type === 'SmartMaskAuto');
         for (const n of nodes) n.onExecuted(arg);
         app.canvas.setDirty(true, true);
-        return nodes.length;""", _AUTO_OUTPUT["output"])
+        return nodes.length;""",
+        _AUTO_OUTPUT["output"],
+    )
     assert fed, f"{name} has no Smart Mask (auto) node"
     ed.settle(300)
 
@@ -802,8 +904,11 @@ def test_shipped_workflow_previews_are_not_covered(editor, name):
     ed.settle(300)
     thumb_path = WORKFLOWS / name.replace(".json", ".jpg")
     png = ed.page.screenshot(clip=_clip(to_client(ed, main, preview_state(ed, main)["image"])))
-    target = thumb_path if (os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not thumb_path.exists()) \
+    target = (
+        thumb_path
+        if (os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not thumb_path.exists())
         else Path(_SCRATCH["dir"]) / thumb_path.name
+    )
     Image.open(io.BytesIO(png)).convert("RGB").save(target, quality=85)
     # and the whole graph, for people to look at (pytest's temporary folder)
     fit_view(ed)
@@ -818,12 +923,14 @@ def help_pictures(ed: Editor, entry: dict, shown: list[int]) -> None:
     """The pictures of the node help pages (js/docs/images/<NodeType>.jpg), from the basic workflow's
     run: each previewing node as it looks, and Mask Preview's output. Written when missing or when
     SMARTMASK_UPDATE_SCREENSHOTS=1 (else into pytest's temporary folder)."""
+
     def target(node_type: str) -> Path:
         path = HELP_PICTURES / f"{node_type}.jpg"
         if os.environ.get("SMARTMASK_UPDATE_SCREENSHOTS") == "1" or not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             return path
         return Path(_SCRATCH["dir"]) / path.name
+
     views = {"SmartMaskDifference": "view:heatmap", "SmartMaskFaceGuard": "view:faces"}
     for node_id in shown:
         node_type = ed.js("return app.graph.getNodeById(arg).type;", node_id)
@@ -881,7 +988,9 @@ def test_preview_survives_reload_and_cached_rerun(playwright_driver, cached_comf
         wait_for_app(ed)
         assert nodes_of_type(ed, "SmartMaskAuto") == [auto_id], "the reload did not restore the workflow"
         after_reload = wait_ready(ed, auto_id)
-        assert after_reload["payload"] == sent and after_reload["text"] == first["text"], "the preview is gone after a reload"
+        assert after_reload["payload"] == sent and after_reload["text"] == first["text"], (
+            "the preview is gone after a reload"
+        )
 
         cached = queue_and_wait(ed)
         status = cached.get("status", {}).get("messages", [])
@@ -905,6 +1014,7 @@ def test_node_help_pages_are_served_with_their_pictures(comfy):
     and resolves pictures against WEB_DIRECTORY/docs/: every node has a page, every input of the
     node is described on it, and every picture it shows is served."""
     import re
+
     info = comfy.object_info()
     for node_type in NODE_DISPLAY_NAMES:
         status, body = comfy._request("GET", f"/extensions/smart_mask/docs/{node_type}.md")
@@ -925,7 +1035,9 @@ def test_template_browser_lists_the_workflows_with_their_pictures(comfy):
     """The editor's template browser lists a pack's example_workflows/*.json and shows, for each,
     /api/workflow_templates/<pack>/<name>.jpg (front end 1.32.9: mediaSubtype "jpg")."""
     listed = comfy.get_json("/workflow_templates").get("smart_mask", [])
-    assert sorted(listed) == sorted(n[:-len(".json")] for n in SHIPPED_WORKFLOWS), listed
+    assert sorted(listed) == sorted(n[: -len(".json")] for n in SHIPPED_WORKFLOWS), listed
     for name in listed:
         status, body = comfy._request("GET", f"/api/workflow_templates/smart_mask/{name}.jpg")
-        assert status == 200 and body[:3] == b"\xff\xd8\xff", f"the picture of {name} is not served as a JPEG: HTTP {status}"
+        assert status == 200 and body[:3] == b"\xff\xd8\xff", (
+            f"the picture of {name} is not served as a JPEG: HTTP {status}"
+        )

@@ -4,6 +4,7 @@ Every expected failure is one line on stderr (no traceback without --debug), che
 work, and no user file is ever overwritten or left half-written. Most cases call ``cli.main``
 in-process (fast); a few run ``python -m smartmask`` to see exactly what a user sees.
 """
+
 from __future__ import annotations
 
 import errno
@@ -30,7 +31,7 @@ def _picture(h=48, w=64, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     img = np.stack([60 + 100 * x / w, 80 + 60 * y / h, 120 + 40 * np.sin(x / 7)], -1)
-    img[h // 5:h // 2, w // 6:w // 3] = (30, 40, 50)
+    img[h // 5 : h // 2, w // 6 : w // 3] = (30, 40, 50)
     img += rng.normal(0, 2, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -39,7 +40,7 @@ def _edit(a: np.ndarray) -> np.ndarray:
     """The 'AI edit': a recoloured patch (a garment), everything else untouched."""
     e = a.copy()
     h, w = a.shape[:2]
-    e[h // 2:h - 6, w // 2:w - 8] = (200, 30, 40)
+    e[h // 2 : h - 6, w // 2 : w - 8] = (200, 30, 40)
     return e
 
 
@@ -75,12 +76,15 @@ def one_line_error(err: str) -> str:
 @pytest.fixture
 def no_work(monkeypatch):
     """Fails the test if the pipeline runs: for errors that must be found before any work."""
+
     def refuse(*a, **k):
         raise AssertionError("the pipeline ran although the command was bound to fail")
+
     monkeypatch.setattr(cli, "auto", refuse)
 
 
 # ------------------------------------------------------------------------------ never destroy a file
+
 
 def test_output_onto_the_original_is_refused_and_the_original_untouched(pair, capsys, no_work):
     before = Path("original.png").read_bytes()
@@ -103,15 +107,17 @@ def test_output_onto_a_hard_link_of_the_edited_image_is_refused(pair, capsys, no
 
 
 def test_mask_out_onto_an_input_is_refused(pair, capsys, no_work):
-    rc, _, err = run(capsys, "composite", "original.png", "edited.png", "-o", "out.png", "--mask-out", "edited.png",
-                     *FAST)
+    rc, _, err = run(
+        capsys, "composite", "original.png", "edited.png", "-o", "out.png", "--mask-out", "edited.png", *FAST
+    )
     assert rc == 2 and "--mask-out edited.png is the same file as the edited image" in one_line_error(err)
     assert not Path("out.png").exists()
 
 
 def test_output_equal_to_mask_out_is_refused(pair, capsys, no_work):
-    rc, _, err = run(capsys, "composite", "original.png", "edited.png", "-o", "out.png", "--mask-out", "./out.png",
-                     *FAST)
+    rc, _, err = run(
+        capsys, "composite", "original.png", "edited.png", "-o", "out.png", "--mask-out", "./out.png", *FAST
+    )
     assert rc == 2 and "are the same file" in one_line_error(err)
 
 
@@ -121,6 +127,7 @@ def test_a_failed_write_leaves_the_existing_file_and_no_temporary(pair, monkeypa
     def full_disk(self, fp, *a, **k):
         fp.write(b"\x89PNG half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(Image.Image, "save", full_disk)
     with pytest.raises(OSError, match="No space left"):
         imageio.write_image("result.png", imageio.read_image("original.png").image)
@@ -137,6 +144,7 @@ def test_an_existing_output_is_replaced_whole_and_keeps_its_permissions(pair, ca
 
 
 # ------------------------------------------------------------------------------ keep what the original had
+
 
 def _mask_zero(path) -> np.ndarray:
     return np.asarray(Image.open(path)) == 0
@@ -177,8 +185,7 @@ def test_16_bit_in_16_bit_out_bit_exact_outside_the_mask(pair, capsys, ext):
     e16 = _edit(a8).astype(np.uint16) * 257
     cv2.imwrite(f"o16.{ext}", a16[..., ::-1])
     cv2.imwrite(f"e16.{ext}", e16[..., ::-1])
-    rc, _, err = run(capsys, "composite", f"o16.{ext}", f"e16.{ext}", "-o", f"out.{ext}", "--mask-out", "m.png",
-                     *FAST)
+    rc, _, err = run(capsys, "composite", f"o16.{ext}", f"e16.{ext}", "-o", f"out.{ext}", "--mask-out", "m.png", *FAST)
     assert rc == 0, err
     out = cv2.imread(f"out.{ext}", cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert out.dtype == np.uint16
@@ -198,8 +205,9 @@ def test_jpeg_is_written_at_high_quality_with_a_one_line_warning(pair, capsys):
 
 
 def test_lossless_webp_is_exact_outside_the_mask_and_says_nothing(pair, capsys):
-    rc, _, err = run(capsys, "composite", "original.png", "edited.png", "-o", "out.webp", "--lossless",
-                     "--mask-out", "m.png", *FAST)
+    rc, _, err = run(
+        capsys, "composite", "original.png", "edited.png", "-o", "out.webp", "--lossless", "--mask-out", "m.png", *FAST
+    )
     assert rc == 0 and "warning" not in err
     keep = _mask_zero("m.png")
     assert np.array_equal(np.asarray(Image.open("out.webp").convert("RGB"))[keep], _picture()[keep])
@@ -212,17 +220,21 @@ def test_lossless_jpeg_is_an_error_before_the_work(pair, capsys, no_work):
 
 # ------------------------------------------------------------------------------ parameter ranges
 
-@pytest.mark.parametrize("args, says", [
-    (["--grow", "5"], "argument --grow: 5 is outside -0.05..0.05 (fraction of the image diagonal)"),
-    (["--feather", "-1"], "argument --feather: -1 is outside 0..0.05"),
-    (["--close", "0.5"], "argument --close: 0.5 is outside 0..0.05"),
-    (["--threshold", "nan"], "argument --threshold: nan is outside 0..100 (delta E"),
-    (["--min-region", "2"], "argument --min-region: 2 is outside 0..0.5 (fraction of the image area)"),
-    (["--cleanup", "abc"], "argument --cleanup: 'abc' is not a number"),
-    (["--quality", "10"], "argument --quality: 10 is outside 50..100"),
-    (["--space", "hsv"], "argument --space: invalid choice"),
-    (["--face-detector", "dlib"], "argument --face-detector: invalid choice"),
-])
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--grow", "5"], "argument --grow: 5 is outside -0.05..0.05 (fraction of the image diagonal)"),
+        (["--feather", "-1"], "argument --feather: -1 is outside 0..0.05"),
+        (["--close", "0.5"], "argument --close: 0.5 is outside 0..0.05"),
+        (["--threshold", "nan"], "argument --threshold: nan is outside 0..100 (delta E"),
+        (["--min-region", "2"], "argument --min-region: 2 is outside 0..0.5 (fraction of the image area)"),
+        (["--cleanup", "abc"], "argument --cleanup: 'abc' is not a number"),
+        (["--quality", "10"], "argument --quality: 10 is outside 50..100"),
+        (["--space", "hsv"], "argument --space: invalid choice"),
+        (["--face-detector", "dlib"], "argument --face-detector: invalid choice"),
+    ],
+)
 def test_out_of_range_options_are_one_line_errors(pair, capsys, no_work, args, says):
     rc, _, err = run(capsys, "composite", "original.png", "edited.png", "-o", "out.png", *args)
     assert rc == 2 and says in one_line_error(err)
@@ -237,12 +249,19 @@ def test_help_gives_every_argument_a_text_a_unit_and_its_default(capsys):
     with pytest.raises(SystemExit):
         cli.main(["composite", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for needle in ("original the image before the edit", "edited the AI editor's result", "--face-detector",
-                   "fraction of the image diagonal; -0.05..0.05) (default: 0.004)", "(default: 0.1)", "--no-harmonize"):
+    for needle in (
+        "original the image before the edit",
+        "edited the AI editor's result",
+        "--face-detector",
+        "fraction of the image diagonal; -0.05..0.05) (default: 0.004)",
+        "(default: 0.1)",
+        "--no-harmonize",
+    ):
         assert needle in text, needle
 
 
 # ------------------------------------------------------------------------------ batch
+
 
 def _manifest(lines: list) -> Path:
     p = Path("manifest.jsonl")
@@ -255,21 +274,39 @@ def _manifest(lines: list) -> Path:
 
 def test_bad_manifest_lines_are_reported_and_never_stop_the_others(pair, capsys):
     good = {"id": "jacket", "original": "original.png", "edited": "edited.png", "out": "out/jacket.png"}
-    m = _manifest([
-        "null", "[1, 2]", "42", '"original.png"',
-        {"id": "num", "original": 5, "edited": "edited.png", "out": "out/n.png"},
-        {"id": "nokey", "original": "original.png", "out": "out/k.png"},
-        b'{"id": "latin1", "original": "caf\xe9.png"}',
-        "{not json",
-        good,
-        {"id": "tail", "original": "original.png", "edited": "edited.png", "out": "out/tail.png", "mask": "out/t_m.png"},
-    ])
+    m = _manifest(
+        [
+            "null",
+            "[1, 2]",
+            "42",
+            '"original.png"',
+            {"id": "num", "original": 5, "edited": "edited.png", "out": "out/n.png"},
+            {"id": "nokey", "original": "original.png", "out": "out/k.png"},
+            b'{"id": "latin1", "original": "caf\xe9.png"}',
+            "{not json",
+            good,
+            {
+                "id": "tail",
+                "original": "original.png",
+                "edited": "edited.png",
+                "out": "out/tail.png",
+                "mask": "out/t_m.png",
+            },
+        ]
+    )
     rc, out, err = run(capsys, "batch", m, *FAST)
     assert rc == 1
     fails = [ln for ln in err.splitlines() if ln.startswith("FAIL")]
-    assert [f.split(":")[0] for f in fails] == ["FAIL line 1", "FAIL line 2", "FAIL line 3", "FAIL line 4",
-                                                "FAIL line 5 (id num)", "FAIL line 6 (id nokey)", "FAIL line 7",
-                                                "FAIL line 8"]
+    assert [f.split(":")[0] for f in fails] == [
+        "FAIL line 1",
+        "FAIL line 2",
+        "FAIL line 3",
+        "FAIL line 4",
+        "FAIL line 5 (id num)",
+        "FAIL line 6 (id nokey)",
+        "FAIL line 7",
+        "FAIL line 8",
+    ]
     assert "got null" in fails[0] and "not UTF-8" in fails[6] and '"edited" is missing' in fails[5]
     assert "ok   line 9 (id jacket)" in out and "ok   line 10 (id tail)" in out
     assert "2 of 10 pairs done, 8 failed" in err
@@ -278,12 +315,14 @@ def test_bad_manifest_lines_are_reported_and_never_stop_the_others(pair, capsys)
 
 
 def test_duplicate_outputs_in_a_manifest_name_both_lines_before_any_work(pair, capsys):
-    m = _manifest([
-        {"id": "a", "original": "original.png", "edited": "edited.png", "out": "same.png"},
-        {"id": "b", "original": "original.png", "edited": "edited.png", "out": "b.png", "mask": "./same.png"},
-        {"id": "c", "original": "original.png", "edited": "edited.png", "out": "c.png"},
-        {"id": "d", "original": "c.png", "edited": "edited.png", "out": "d.png"},
-    ])
+    m = _manifest(
+        [
+            {"id": "a", "original": "original.png", "edited": "edited.png", "out": "same.png"},
+            {"id": "b", "original": "original.png", "edited": "edited.png", "out": "b.png", "mask": "./same.png"},
+            {"id": "c", "original": "original.png", "edited": "edited.png", "out": "c.png"},
+            {"id": "d", "original": "c.png", "edited": "edited.png", "out": "d.png"},
+        ]
+    )
     Path("c.png").write_bytes(Path("original.png").read_bytes())  # line 4's input is line 3's output
     before = Path("c.png").read_bytes()
     rc, out, err = run(capsys, "batch", m, *FAST)
@@ -299,11 +338,13 @@ def test_duplicate_outputs_in_a_manifest_name_both_lines_before_any_work(pair, c
 def test_a_pair_failing_during_the_work_does_not_stop_the_rest(pair, capsys):
     Path("broken.png").write_bytes(Path("original.png").read_bytes()[:300])
     Image.fromarray(_picture(32, 32)).save("small.png")
-    m = _manifest([
-        {"id": "trunc", "original": "broken.png", "edited": "edited.png", "out": "t.png"},
-        {"id": "size", "original": "small.png", "edited": "edited.png", "out": "s.png"},
-        {"id": "fine", "original": "original.png", "edited": "edited.png", "out": "f.png"},
-    ])
+    m = _manifest(
+        [
+            {"id": "trunc", "original": "broken.png", "edited": "edited.png", "out": "t.png"},
+            {"id": "size", "original": "small.png", "edited": "edited.png", "out": "s.png"},
+            {"id": "fine", "original": "original.png", "edited": "edited.png", "out": "f.png"},
+        ]
+    )
     rc, out, err = run(capsys, "batch", m, "-q", *FAST)
     assert rc == 1 and out == ""
     assert "FAIL line 1 (id trunc): broken.png: the image is damaged or truncated" in err
@@ -326,6 +367,7 @@ def test_an_empty_or_missing_manifest_is_one_line(pair, capsys):
 
 
 # ------------------------------------------------------------------------------ one-line errors
+
 
 def test_missing_input_is_one_line(pair, capsys, no_work):
     rc, _, err = run(capsys, "composite", "original.png", "nope.png", "-o", "out.png", *FAST)
@@ -386,11 +428,14 @@ def test_an_unknown_mask_extension_is_refused_before_the_work(pair, capsys, no_w
     assert rc == 2 and "mask-out m.bmp: unknown image extension '.bmp'" in one_line_error(err)
 
 
-@pytest.mark.parametrize("device, says", [
-    ("bogus", "unknown --device 'bogus'"),
-    ("cuda:99", "--device cuda:99"),
-    ("meta", "Smart Mask runs on cpu, cuda or mps"),
-])
+@pytest.mark.parametrize(
+    "device, says",
+    [
+        ("bogus", "unknown --device 'bogus'"),
+        ("cuda:99", "--device cuda:99"),
+        ("meta", "Smart Mask runs on cpu, cuda or mps"),
+    ],
+)
 def test_a_bad_device_is_one_line_before_the_work(pair, capsys, no_work, device, says):
     rc, _, err = run(capsys, "composite", "original.png", "edited.png", "-o", "out.png", "--device", device, *FAST)
     assert rc == 2 and says in one_line_error(err)
@@ -411,19 +456,42 @@ def test_debug_shows_the_traceback(pair, capsys):
 def test_what_a_user_sees_in_a_terminal(pair):
     """The real command: one line per failure, no traceback, the right exit status."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "SMARTMASK_OFFLINE": "1"}
-    p = subprocess.run([sys.executable, "-m", "smartmask", "composite", "original.png", "gone.png", "-o", "x.gif",
-                        "--device", "bogus", *FAST], capture_output=True, text=True, env=env, timeout=120, check=False)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smartmask",
+            "composite",
+            "original.png",
+            "gone.png",
+            "-o",
+            "x.gif",
+            "--device",
+            "bogus",
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [
-        ("error: gone.png: file not found; -o/--output x.gif: unknown image extension '.gif'; use one of .jpeg, "
-         ".jpg, .png, .tif, .tiff, .webp")]
+        (
+            "error: gone.png: file not found; -o/--output x.gif: unknown image extension '.gif'; use one of .jpeg, "
+            ".jpg, .png, .tif, .tiff, .webp"
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------ models
 
+
 @pytest.fixture
 def fresh_models(monkeypatch):
     from smartmask import face_detect
+
     monkeypatch.setattr(face_detect, "_download_tried", set())
     monkeypatch.setattr(face_detect, "_said", set())
     monkeypatch.setattr(face_detect, "_hash_ok", {})
@@ -460,8 +528,9 @@ def test_a_turned_jpeg_is_written_upright_with_its_exif_but_no_orientation(pair,
     exif[0x0112] = 6  # "turn 90 degrees clockwise to view"
     exif[0x010F] = "Camera Maker"
     for name in ("original", "edited"):
-        Image.open(f"{name}.png").transpose(Image.Transpose.ROTATE_90).save(f"{name}.jpg", quality=98,
-                                                                           exif=exif.tobytes())
+        Image.open(f"{name}.png").transpose(Image.Transpose.ROTATE_90).save(
+            f"{name}.jpg", quality=98, exif=exif.tobytes()
+        )
     rc, _, err = run(capsys, "composite", "original.jpg", "edited.jpg", "-o", "out.png", *FAST)
     assert rc == 0, err
     with Image.open("out.png") as im:
@@ -474,6 +543,7 @@ def test_a_full_disk_in_a_batch_is_one_line_and_the_old_file_survives(pair, caps
 
     def full_disk(self, fp, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(Image.Image, "save", full_disk)
     m = _manifest([{"id": "a", "original": "original.png", "edited": "edited.png", "out": "a.png"}])
     rc, _, err = run(capsys, "batch", m, *FAST)
@@ -485,7 +555,7 @@ def test_a_full_disk_in_a_batch_is_one_line_and_the_old_file_survives(pair, caps
 def test_an_edit_of_a_tiny_image_is_kept(pair, capsys, h, w):
     a = _picture(h, w, seed=3)
     e = a.copy()
-    e[h // 3:h // 3 + 4, w // 3:w // 3 + 4] = (220, 30, 40)
+    e[h // 3 : h // 3 + 4, w // 3 : w // 3 + 4] = (220, 30, 40)
     Image.fromarray(a).save("tiny.png")
     Image.fromarray(e).save("tiny_edit.png")
     rc, _, err = run(capsys, "composite", "tiny.png", "tiny_edit.png", "-o", "out.png", "--mask-out", "m.png", *FAST)
@@ -503,6 +573,7 @@ def test_exif_that_cannot_be_rewritten_is_dropped_with_a_warning_not_a_failure(p
 
     def broken(self, *a, **k):
         raise ValueError("a maker note Pillow cannot write")
+
     monkeypatch.setattr(Image.Exif, "tobytes", broken)
     rc, _, err = run(capsys, "composite", "tagged.png", "edited.png", "-o", "out.png", *FAST)
     assert rc == 0

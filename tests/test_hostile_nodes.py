@@ -4,6 +4,7 @@ A value past a widget's range is refused by ComfyUI itself when the prompt is qu
 range that would still ruin the result (a gap closing of a quarter of the picture, which fills the
 frame) is the pack's SmartMaskError, shown as the node's error.
 """
+
 from __future__ import annotations
 
 from comfy_server import ComfyError, ComfyServer
@@ -14,11 +15,21 @@ def _prompt(close_gaps: int) -> dict:
     return {
         "1": {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": 64, "height": 64}},
         "2": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 8, "height": 8}},
-        "3": {"class_type": "MaskComposite", "inputs": {"destination": ["1", 0], "source": ["2", 0], "x": 8, "y": 8,
-                                                        "operation": "add"}},
-        "4": {"class_type": "SmartMaskFeather", "inputs": {"mask": ["3", 0], "size_mode": "pixels", "grow": 0,
-                                                           "feather": 0.0, "close_gaps": close_gaps,
-                                                           "edge_aware": False}},
+        "3": {
+            "class_type": "MaskComposite",
+            "inputs": {"destination": ["1", 0], "source": ["2", 0], "x": 8, "y": 8, "operation": "add"},
+        },
+        "4": {
+            "class_type": "SmartMaskFeather",
+            "inputs": {
+                "mask": ["3", 0],
+                "size_mode": "pixels",
+                "grow": 0,
+                "feather": 0.0,
+                "close_gaps": close_gaps,
+                "edge_aware": False,
+            },
+        },
         "5": {"class_type": "MaskToImage", "inputs": {"mask": ["4", 0]}},
         "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}},
     }

@@ -3,6 +3,7 @@
 Every bad input is a ``SmartMaskError`` whose message says what was received and what to do; the
 checks run before any work.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,11 @@ def test_far_out_of_range_values_are_an_error():
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.int64])
 def test_integer_tensors_are_an_error_that_says_what_was_received(dtype):
     x = torch.randint(0, 100, (1, 8, 8, 3)).to(dtype)
-    with pytest.raises(SmartMaskError, match=rf"original: got an integer tensor \({str(dtype)[6:]}, shape \[1, 8, 8, 3\], "
-                                             r"values \d+\.\.\d+\).*\.float\(\) / 255"):
+    with pytest.raises(
+        SmartMaskError,
+        match=rf"original: got an integer tensor \({str(dtype)[6:]}, shape \[1, 8, 8, 3\], "
+        r"values \d+\.\.\d+\).*\.float\(\) / 255",
+    ):
         as_image(x, "original")
     with pytest.raises(SmartMaskError, match="integer tensor"):
         as_mask(x[..., 0], "mask")
@@ -81,15 +85,18 @@ def test_complex_and_non_tensor_inputs():
 
 
 # ------------------------------------------------------------------ near-miss sizes
-@pytest.mark.parametrize("orig, edit", [
-    ((1000, 750), (1008, 752)),    # both sides rounded up to a multiple of 16
-    ((1000, 750), (992, 744)),     # ... and down to a multiple of 8
-    ((2788, 2108), (1024, 776)),   # worked at a 1024 px long side, rounded to a multiple of 8
-    ((100, 160), (96, 160)),       # one side rounded down to 16
-    ((512, 512), (513, 511)),      # a pixel or two off
-    ((1000, 1000), (1024, 1024)),  # a multiple of 64 that moves the side by 2.4 %
-    ((30, 20), (32, 24)),          # a tiny image rounded to 8
-])
+@pytest.mark.parametrize(
+    "orig, edit",
+    [
+        ((1000, 750), (1008, 752)),  # both sides rounded up to a multiple of 16
+        ((1000, 750), (992, 744)),  # ... and down to a multiple of 8
+        ((2788, 2108), (1024, 776)),  # worked at a 1024 px long side, rounded to a multiple of 8
+        ((100, 160), (96, 160)),  # one side rounded down to 16
+        ((512, 512), (513, 511)),  # a pixel or two off
+        ((1000, 1000), (1024, 1024)),  # a multiple of 64 that moves the side by 2.4 %
+        ((30, 20), (32, 24)),  # a tiny image rounded to 8
+    ],
+)
 def test_editor_rounding_is_accepted(orig, edit):
     (oh, ow), (eh, ew) = orig, edit
     assert sizes_compatible(oh, ow, eh, ew)
@@ -97,13 +104,16 @@ def test_editor_rounding_is_accepted(orig, edit):
     assert out.shape == (1, oh, ow, 3)
 
 
-@pytest.mark.parametrize("orig, edit", [
-    ((512, 512), (528, 512)),      # padded by 16 px: 512 is already a multiple of 16
-    ((64, 64), (80, 64)),          # 16 px on a 64 px image is a quarter of it
-    ((1000, 750), (1000, 766)),    # padded, not a multiple of 8
-    ((1000, 1000), (1000, 940)),   # cropped by 6 %
-    ((40, 40), (64, 40)),          # "rounded" to 64: a 60 % stretch
-])
+@pytest.mark.parametrize(
+    "orig, edit",
+    [
+        ((512, 512), (528, 512)),  # padded by 16 px: 512 is already a multiple of 16
+        ((64, 64), (80, 64)),  # 16 px on a 64 px image is a quarter of it
+        ((1000, 750), (1000, 766)),  # padded, not a multiple of 8
+        ((1000, 1000), (1000, 940)),  # cropped by 6 %
+        ((40, 40), (64, 40)),  # "rounded" to 64: a 60 % stretch
+    ],
+)
 def test_a_pad_or_crop_beyond_rounding_is_an_error_naming_both_sizes(orig, edit):
     (oh, ow), (eh, ew) = orig, edit
     assert not sizes_compatible(oh, ow, eh, ew)

@@ -3,6 +3,7 @@
 No test reaches the network: the downloads come from a ``file://`` URL or from a small HTTP
 server on 127.0.0.1 that answers slowly or not at all.
 """
+
 from __future__ import annotations
 
 import http.server

@@ -1,6 +1,7 @@
 """The node classes in-process (the pack imported as ComfyUI imports it, see ``tests/pack.py``):
 one node per module, inputs mapped onto the core's options by name, tuning inputs folded away.
 The server tests check the same nodes through ComfyUI's API."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,17 @@ def test_difference_inputs_reach_their_mask_options_by_name(pack, monkeypatch):
     forgotten argument): every input is set to a non-default value and must arrive."""
     mod = pack.nodes.difference_mask
     options = pack.smartmask.pipeline.MaskOptions
-    chosen = {"threshold": 12.5, "color_space": "rgb", "regions": "relative", "relative": 0.3, "min_region": 0.01,
-              "fill_holes": False, "cleanup": 2.0, "align": False, "resize_edited": False}
+    chosen = {
+        "threshold": 12.5,
+        "color_space": "rgb",
+        "regions": "relative",
+        "relative": 0.3,
+        "min_region": 0.01,
+        "fill_holes": False,
+        "cleanup": 2.0,
+        "align": False,
+        "resize_edited": False,
+    }
     spec = pack.NODE_CLASS_MAPPINGS["SmartMaskDifference"].INPUT_TYPES()["required"]
     assert set(chosen) == set(spec) - {"original", "edited"}, "a new input: give it a value here"
     for name, value in chosen.items():

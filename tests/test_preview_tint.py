@@ -1,4 +1,5 @@
 """Mask Preview's ``auto`` tint: the complement of the masked area's mean hue, so it stands out."""
+
 from __future__ import annotations
 
 import colorsys

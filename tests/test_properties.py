@@ -10,6 +10,7 @@ input, each entry point either
 
 and never anything else.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -31,8 +32,13 @@ from smartmask.pipeline import (
 from smartmask.tensors import SmartMaskError, as_image, expand_batch, mask_for
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60, derandomize=True, database=None, deadline=timedelta(seconds=60),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], print_blob=True)
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=timedelta(seconds=60),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
 
 
 def _values(rng: np.random.Generator, shape, scale: str, smooth: bool) -> np.ndarray:
@@ -77,8 +83,11 @@ def image_pairs(draw):
     h, w = draw(st.integers(2, 40)), draw(st.integers(2, 40))
     b = 0 if twist == "empty" else draw(st.sampled_from([1, 1, 2, 3]))
     c = draw(st.sampled_from([2, 5])) if twist == "channels" else draw(st.sampled_from([3, 3, 4, 1]))
-    scale = draw(st.sampled_from(["0..255", "negative"])) if twist == "scale" else \
-        draw(st.sampled_from(["unit", "unit", "overshoot"]))
+    scale = (
+        draw(st.sampled_from(["0..255", "negative"]))
+        if twist == "scale"
+        else draw(st.sampled_from(["unit", "unit", "overshoot"]))
+    )
     if twist == "nan":
         scale = draw(st.sampled_from(["nan", "inf"]))
     o = _values(rng, (b, h, w, c), scale, smooth=True)
@@ -86,7 +95,7 @@ def image_pairs(draw):
     if e.size:
         # the edit: a patch changed, plus (sometimes) a little drift everywhere
         y0, x0 = rng.integers(0, h), rng.integers(0, w)
-        e[:, y0:y0 + max(1, h // 3), x0:x0 + max(1, w // 3)] = rng.random(c)
+        e[:, y0 : y0 + max(1, h // 3), x0 : x0 + max(1, w // 3)] = rng.random(c)
         e = e * draw(st.sampled_from([1.0, 1.02])) + draw(st.sampled_from([0.0, 0.01]))
         if scale == "unit":
             e = np.clip(e, 0.0, 1.0)
@@ -95,8 +104,9 @@ def image_pairs(draw):
         e = np.repeat(e[:1], eb, axis=0) if eb > b or eb == 1 else e[:eb]
     size = "other" if twist == "size" else draw(st.sampled_from(["same", "same", "same", "rounded", "double"]))
     if size != "same" and e.size:
-        eh, ew = {"rounded": (h + (-h) % 8, w + (-w) % 8), "double": (2 * h, 2 * w),
-                  "other": (h + 17, max(2, w - 3))}[size]
+        eh, ew = {"rounded": (h + (-h) % 8, w + (-w) % 8), "double": (2 * h, 2 * w), "other": (h + 17, max(2, w - 3))}[
+            size
+        ]
         ys, xs = np.arange(eh) * h // eh, np.arange(ew) * w // ew
         e = e[:, ys][:, :, xs]  # nearest-neighbour resize
     ok = [torch.float32, torch.float32, torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -122,15 +132,20 @@ def masks_for(draw, image: torch.Tensor):
     mh, mw = {"double": (2 * h, 2 * w), "half": (max(1, h // 2), max(1, w // 2)), "other": (h, w + 9)}.get(size, (h, w))
     mb = b + 1 if twist == "batch" and b > 0 else draw(st.sampled_from([b, b, 1]))
     values = "0..255" if twist == "scale" else draw(st.sampled_from(["binary", "binary", "soft", "zero", "one"]))
-    a = {"binary": lambda: (rng.random((mb, mh, mw)) < 0.3).astype(np.float64),
-         "soft": lambda: rng.random((mb, mh, mw)),
-         "zero": lambda: np.zeros((mb, mh, mw)),
-         "one": lambda: np.ones((mb, mh, mw)),
-         "0..255": lambda: 1.0 + rng.random((mb, mh, mw)) * 254.0}[values]()
+    a = {
+        "binary": lambda: (rng.random((mb, mh, mw)) < 0.3).astype(np.float64),
+        "soft": lambda: rng.random((mb, mh, mw)),
+        "zero": lambda: np.zeros((mb, mh, mw)),
+        "one": lambda: np.ones((mb, mh, mw)),
+        "0..255": lambda: 1.0 + rng.random((mb, mh, mw)) * 254.0,
+    }[values]()
     if values in ("binary", "soft") and a.size:
         a[:, : max(1, mh // 2)] = 0.0  # a surely untouched half
-    dtype = draw(st.sampled_from([torch.uint8, torch.int32])) if twist == "dtype" else \
-        draw(st.sampled_from([torch.float32, torch.float32, torch.float64, torch.bool]))
+    dtype = (
+        draw(st.sampled_from([torch.uint8, torch.int32]))
+        if twist == "dtype"
+        else draw(st.sampled_from([torch.float32, torch.float32, torch.float64, torch.bool]))
+    )
     t = _tensor(a, dtype)
     layout = "image" if twist == "image" else draw(st.sampled_from(["bhw", "bhw", "hw", "b1hw"]))
     if layout == "hw" and t.shape[0] == 1:
@@ -149,8 +164,9 @@ def _snapshot(*tensors):
 def _unchanged(before, *tensors):
     for b, t in zip(before, tensors):
         if t is not None:
-            torch.testing.assert_close(t.detach(), b, rtol=0, atol=0, equal_nan=True,
-                                       msg="an input tensor was changed in place")
+            torch.testing.assert_close(
+                t.detach(), b, rtol=0, atol=0, equal_nan=True, msg="an input tensor was changed in place"
+            )
 
 
 def _check_image(out: torch.Tensor, n: int, h: int, w: int):
@@ -197,8 +213,15 @@ def test_auto_keeps_the_original_where_its_mask_is_0_or_raises_the_packs_error(d
     faces = data.draw(st.booleans())
     before = _snapshot(o, e, protect)
     try:
-        res = auto(o, e, mask_opts=MaskOptions(threshold=data.draw(st.sampled_from([0.0, 0.0, 5.0]))), faces=faces,
-                   face_detector="none", protect=protect, method=data.draw(st.sampled_from(["alpha", "multiband"])))
+        res = auto(
+            o,
+            e,
+            mask_opts=MaskOptions(threshold=data.draw(st.sampled_from([0.0, 0.0, 5.0]))),
+            faces=faces,
+            face_detector="none",
+            protect=protect,
+            method=data.draw(st.sampled_from(["alpha", "multiband"])),
+        )
     except SmartMaskError as exc:
         event(f"SmartMaskError: {str(exc).split(':')[1].strip()[:40] if ':' in str(exc) else str(exc)[:40]}")
         _unchanged(before, o, e, protect)
@@ -240,9 +263,12 @@ def test_feather_stays_in_0_1_and_keeps_zero_masks_zero_or_raises_the_packs_erro
     o, _ = data.draw(image_pairs())
     m = data.draw(masks_for(o))
     guide = data.draw(st.sampled_from([None, o]))
-    opts = FeatherOptions(grow=data.draw(st.sampled_from([-0.05, -0.004, 0.0, 0.004, 0.05])),
-                          feather=data.draw(st.sampled_from([0.0, 0.003, 0.05])),
-                          close=data.draw(st.sampled_from([0.0, 0.01, 0.05])), edge_aware=guide is not None)
+    opts = FeatherOptions(
+        grow=data.draw(st.sampled_from([-0.05, -0.004, 0.0, 0.004, 0.05])),
+        feather=data.draw(st.sampled_from([0.0, 0.003, 0.05])),
+        close=data.draw(st.sampled_from([0.0, 0.01, 0.05])),
+        edge_aware=guide is not None,
+    )
     before = _snapshot(o, m)
     try:
         out = feather_mask(m, guide, opts)

@@ -3,6 +3,7 @@
 The nodes are imported as ComfyUI imports the pack (a package from the repository's __init__.py),
 without a server: they only translate between ComfyUI and the core.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,7 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 def pack():
     name = "smart_mask_pack_under_test"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "__init__.py", submodule_search_locations=[str(REPO)])
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+        )
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         spec.loader.exec_module(mod)
@@ -70,6 +73,7 @@ def test_a_large_grow_of_a_large_mask_is_not_quadratic(pack):
     """A 256 px grow (the widget's maximum) of a 2K mask: the distance transform, not a 513 px disk
     kernel (which took minutes). Checked by the result, not by time: an exact disk grow."""
     from smartmask.feather import grow
+
     m = torch.zeros(1, 1080, 1920)
     m[:, 540, 960] = 1
     g = grow(m, 256)

@@ -5,6 +5,7 @@ Every test here was checked to fail against a deliberate bug (named in its docst
 those bugs are kept as named mutants in ``scripts/mutation_check.py``, which CI runs.
 Randomness is seeded (``torch.Generator`` / ``np.random.default_rng``), never global.
 """
+
 from __future__ import annotations
 
 import math
@@ -111,7 +112,7 @@ def test_each_frame_of_a_batch_gets_its_own_mask():
     for i in range(len(boxes)):
         for j, (v0, v1, u0, u1) in enumerate(boxes):
             covered = diff.mask[i, v0:v1, u0:u1].mean().item()
-            taken = changed(res.image[i:i + 1], o)[0, v0:v1, u0:u1].float().mean().item()
+            taken = changed(res.image[i : i + 1], o)[0, v0:v1, u0:u1].float().mean().item()
             if i == j:
                 assert covered > 0.9 and taken > 0.9, (i, covered, taken)
             else:
@@ -141,6 +142,7 @@ def test_multiband_through_auto_keeps_the_outside_and_blends_the_seam():
 def test_feather_in_pixels_with_exclude_keeps_the_excluded_area_at_zero():
     """Bug caught: Feather's exclude applied before feathering (the soft edge then spreads back in)."""
     from smartmask.pipeline import exclude_after, feather_pixels
+
     m = region(128, 128, 30, 100, 30, 100)
     face = region(128, 128, 0, 40, 0, 128)
     soft = exclude_after(feather_pixels(m, None, 6, 4.0, 0), face)
@@ -241,11 +243,14 @@ def test_grow_twins_differ_only_by_octagon_versus_disk(radius):
     assert (a <= b).all() and (a != b).float().mean() < 0.15
 
 
-@pytest.mark.parametrize("matrix", [
-    [[1.006, 0.0, -2.3], [0.0, 1.006, 1.7]],
-    [[math.cos(0.02), -math.sin(0.02), 3.3], [math.sin(0.02), math.cos(0.02), -4.1]],
-    [[1.0, 0.0, 0.75], [0.0, 1.0, -0.6]],
-])
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        [[1.006, 0.0, -2.3], [0.0, 1.006, 1.7]],
+        [[math.cos(0.02), -math.sin(0.02), 3.3], [math.sin(0.02), math.cos(0.02), -4.1]],
+        [[1.0, 0.0, 0.75], [0.0, 1.0, -0.6]],
+    ],
+)
 def test_warp_twins_agree(matrix):
     """The OpenCV warp (CPU) and the ``grid_sample`` warp (GPU) give the same image: bicubic with
     a = -0.75 both, the border strip taken from the original in both (measured: 3e-5 at most)."""

@@ -11,6 +11,7 @@ A file is used only when its sha256 is the published one. When no folder holds i
 that are about YuNet itself skip with ``MISSING_REASON``, and the other face tests run on the
 offline MTCNN detector that ``requirements.txt`` installs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,9 @@ def find_yunet_dir() -> Path | None:
     return None
 
 
-MISSING_REASON = (f"the YuNet model ({YUNET_FILE}) is in none of "
-                  + ", ".join(str(d) for d in candidate_dirs())
-                  + "; `bash scripts/setup_env.sh` fetches it into the last one when online "
-                  "(the tests never download)")
+MISSING_REASON = (
+    f"the YuNet model ({YUNET_FILE}) is in none of "
+    + ", ".join(str(d) for d in candidate_dirs())
+    + "; `bash scripts/setup_env.sh` fetches it into the last one when online "
+    "(the tests never download)"
+)
