@@ -1,4 +1,5 @@
-"""ComfyUI node classes. They only translate between ComfyUI and the ``smartmask`` core."""
+"""ComfyUI node classes (V3 schema, ``comfy_api.latest``). They only translate between ComfyUI and
+the ``smartmask`` core."""
 
 from ._comfy import install_interrupt_check
 from .composite import SmartMaskComposite
@@ -10,20 +11,18 @@ from .smart_mask import SmartMaskAuto
 
 install_interrupt_check()
 
-NODE_CLASS_MAPPINGS = {
-    "SmartMaskDifference": SmartMaskDifference,
-    "SmartMaskFaceGuard": SmartMaskFaceGuard,
-    "SmartMaskFeather": SmartMaskFeather,
-    "SmartMaskComposite": SmartMaskComposite,
-    "SmartMaskPreview": SmartMaskPreview,
-    "SmartMaskAuto": SmartMaskAuto,
-}
+NODES = [
+    SmartMaskDifference,
+    SmartMaskFaceGuard,
+    SmartMaskFeather,
+    SmartMaskComposite,
+    SmartMaskPreview,
+    SmartMaskAuto,
+]
 
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "SmartMaskDifference": "Difference Mask (Smart Mask)",
-    "SmartMaskFaceGuard": "Face Guard (Smart Mask)",
-    "SmartMaskFeather": "Feather Mask (Smart Mask)",
-    "SmartMaskComposite": "Composite (Smart Mask)",
-    "SmartMaskPreview": "Mask Preview (Smart Mask)",
-    "SmartMaskAuto": "Smart Mask (auto)",
-}
+# Node id -> class and display name, both read from each node's schema. ComfyUI (0.3.75's
+# load_custom_node) takes V3 classes from NODE_CLASS_MAPPINGS as it does V1 ones, and its
+# /object_info shows their schema's display name.
+_SCHEMAS = [(node, node.GET_SCHEMA()) for node in NODES]
+NODE_CLASS_MAPPINGS = {schema.node_id: node for node, schema in _SCHEMAS}
+NODE_DISPLAY_NAME_MAPPINGS = {schema.node_id: schema.display_name for _, schema in _SCHEMAS}

@@ -104,3 +104,11 @@ def to_compute(*tensors):
 def to_output(*tensors):
     dev = output_device()
     return tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)
+
+
+def advanced(widget):
+    """``widget`` (a V3 input) marked advanced, so the editor folds it away. ComfyUI 0.3.75's inputs
+    take no ``advanced`` argument; the key travels in their ``extra_dict``, which ``/object_info``
+    merges into the input's options: the same ``"advanced": True`` the classic input specs had."""
+    widget.extra_dict["advanced"] = True
+    return widget

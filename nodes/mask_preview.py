@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from comfy_api.latest import io
+
 from ..smartmask.visualize import contrasting_color, overlay
 from ..smartmask.tensors import as_image, mask_for
 from ._comfy import to_compute, to_output
@@ -16,45 +18,43 @@ COLORS = {
 }
 
 
-class SmartMaskPreview:
+class SmartMaskPreview(io.ComfyNode):
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "image": ("IMAGE", {"tooltip": "Image to draw on (usually the original)."}),
-                "mask": ("MASK", {"tooltip": "Mask to show."}),
-                "color": (
-                    list(COLORS),
-                    {
-                        "default": "auto",
-                        "tooltip": "Tint colour of the masked area. auto: the "
-                        "complement of the masked area's mean hue (a blue tint on an orange "
-                        "subject, magenta on green), so it always stands out.",
-                    },
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="SmartMaskPreview",
+            display_name="Mask Preview (Smart Mask)",
+            category="Smart Mask",
+            description="Draws a mask over an image as a tinted overlay with an outline.",
+            inputs=[
+                io.Image.Input("image", tooltip="Image to draw on (usually the original)."),
+                io.Mask.Input("mask", tooltip="Mask to show."),
+                io.Combo.Input(
+                    "color",
+                    options=list(COLORS),
+                    default="auto",
+                    tooltip="Tint colour of the masked area. auto: the "
+                    "complement of the masked area's mean hue (a blue tint on an orange "
+                    "subject, magenta on green), so it always stands out.",
                 ),
-                "opacity": (
-                    "FLOAT",
-                    {
-                        "default": 0.5,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.05,
-                        "tooltip": "How strongly the masked area is tinted.",
-                    },
+                io.Float.Input(
+                    "opacity",
+                    default=0.5,
+                    min=0.0,
+                    max=1.0,
+                    step=0.05,
+                    tooltip="How strongly the masked area is tinted.",
                 ),
-                "outline": ("BOOLEAN", {"default": True, "tooltip": "Draw the mask's outline."}),
-            },
-        }
+                io.Boolean.Input("outline", default=True, tooltip="Draw the mask's outline."),
+            ],
+            outputs=[io.Image.Output(display_name="overlay", tooltip="The image with the mask drawn over it.")],
+        )
 
-    RETURN_TYPES = ("IMAGE",)
-    RETURN_NAMES = ("overlay",)
-    OUTPUT_TOOLTIPS = ("The image with the mask drawn over it.",)
-    FUNCTION = "run"
-    CATEGORY = "Smart Mask"
-    DESCRIPTION = "Draws a mask over an image as a tinted overlay with an outline."
-
-    def run(self, image, mask, color, opacity, outline):
+    @classmethod
+    def execute(cls, image, mask, color, opacity, outline) -> io.NodeOutput:
+        if color not in COLORS:  # ComfyUI 0.3.75 does not check a V3 combo's value against its options
+            raise ValueError(f"unknown colour {color!r}: use one of {', '.join(COLORS)}")
         image, mask = to_compute(image, mask)
         img, m = mask_for(as_image(image, "image"), mask)
         rgb = COLORS[color] if COLORS[color] is not None else contrasting_color(img, m)
-        return to_output(overlay(img, m, rgb, opacity, outline))
+        return io.NodeOutput(*to_output(overlay(img, m, rgb, opacity, outline)))

@@ -1,18 +1,35 @@
 """The pack imported in-process as ComfyUI imports it: the repository root as a package, so that
 its relative imports work (its modules are then ``smart_mask_pack.nodes...`` and
-``smart_mask_pack.smartmask...``, a second copy of the core beside the tests' ``smartmask``)."""
+``smart_mask_pack.smartmask...``, a second copy of the core beside the tests' ``smartmask``).
+
+The node classes are defined on ComfyUI's V3 schema (``comfy_api.latest``), so ComfyUI's folder
+goes on the path (at its end: the repository's own modules come first). ComfyUI's model management
+stays unimportable, as outside a server: importing it picks a CUDA device (and fails on a machine
+without a GPU driver), which only a configured server may do; the nodes then run on the CPU, as
+their ComfyUI services (nodes/_comfy.py) do outside ComfyUI. ComfyUI's temp folder (where the
+nodes save their previews) is pointed at a folder of the test run's own, so in-process tests never
+write into the ComfyUI install. The server tests run the nodes inside ComfyUI."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import tempfile
 from pathlib import Path
+
+from comfy_server import comfyui_dir
 
 PACK = "smart_mask_pack"
 
 
 def load_pack():
     if PACK not in sys.modules:
+        if str(comfyui_dir()) not in sys.path:
+            sys.path.append(str(comfyui_dir()))
+        sys.modules.setdefault("comfy.model_management", None)  # None: importing it raises ImportError
+        import folder_paths
+
+        folder_paths.set_temp_directory(tempfile.mkdtemp(prefix="smartmask-test-previews-"))
         root = Path(__file__).resolve().parent.parent
         spec = importlib.util.spec_from_file_location(
             PACK, root / "__init__.py", submodule_search_locations=[str(root)]

@@ -26,6 +26,46 @@ def test_the_pack_registers_its_nodes_one_per_module(pack):
     assert pack.NODE_CLASS_MAPPINGS["SmartMaskFaceGuard"].__module__.endswith("nodes.face_guard")
 
 
+def test_the_nodes_are_v3_schema_nodes_and_the_previewing_ones_are_output_nodes(pack):
+    """Bug caught: a node left on the old class attributes, or a previewing node that is no longer an
+    output node (ComfyUI would then not re-send its preview when it serves the node from its cache)."""
+    from comfy_api.latest import io
+
+    assert all(issubclass(cls, io.ComfyNode) for cls in pack.NODE_CLASS_MAPPINGS.values())
+    outputs = {name for name, cls in pack.NODE_CLASS_MAPPINGS.items() if cls.GET_SCHEMA().is_output_node}
+    assert outputs == {"SmartMaskDifference", "SmartMaskFaceGuard", "SmartMaskComposite", "SmartMaskAuto"}
+
+
+def test_auto_accepts_the_old_on_off_protect_faces_of_saved_workflows(pack):
+    auto = pack.NODE_CLASS_MAPPINGS["SmartMaskAuto"]
+    for value in ("auto", "always", "never", True, False):
+        assert auto.validate_inputs(protect_faces=value) is True, value
+    assert isinstance(auto.validate_inputs(protect_faces="sometimes"), str)
+
+
+def test_composite_node_sends_its_preview_to_the_front_end(pack, monkeypatch, tmp_path):
+    """The ``ui`` payload js/smart_mask.js reads: the preview layers under ``smartmask_preview``
+    (written to a temporary folder here instead of ComfyUI's temp folder)."""
+    monkeypatch.setattr(pack.nodes._frontend_previews, "temp_directory", lambda: str(tmp_path))
+    o = torch.rand(1, 16, 16, 3, generator=torch.Generator().manual_seed(0))
+    out = pack.NODE_CLASS_MAPPINGS["SmartMaskComposite"].execute(o, o, torch.zeros(1, 16, 16), "alpha", True)
+    assert torch.equal(out.result[0], o)
+    assert list(out.ui) == ["smartmask_preview"] and len(out.ui["smartmask_preview"]) == 1
+    assert any(tmp_path.rglob("*.png")), "the preview pictures were not written"
+
+
+def test_a_choice_outside_its_list_is_a_clear_error(pack):
+    """ComfyUI 0.3.75 does not check a V3 combo's value against its options (it did check the classic
+    list specs), so an API prompt can send any value: the two nodes that looked their choice up
+    themselves (Mask Preview's colour, Feather's size_mode) name the allowed values instead of a
+    KeyError or a silent fallback to pixel sizes; the core's choices already do."""
+    m = torch.zeros(1, 16, 16)
+    with pytest.raises(ValueError, match="unknown colour 'pink': use one of auto, red"):
+        pack.NODE_CLASS_MAPPINGS["SmartMaskPreview"].execute(torch.zeros(1, 16, 16, 3), m, "pink", 0.5, True)
+    with pytest.raises(ValueError, match="unknown size_mode 'px': use one of auto, pixels"):
+        pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"].execute(m, "px", 4, 3.0, 0, False)
+
+
 def test_difference_inputs_reach_their_mask_options_by_name(pack, monkeypatch):
     """Bug caught: a Difference Mask input that never reaches the core (a renamed field, a
     forgotten argument): every input is set to a non-default value and must arrive."""
@@ -54,7 +94,7 @@ def test_difference_inputs_reach_their_mask_options_by_name(pack, monkeypatch):
 
     monkeypatch.setattr(mod, "difference_mask", fake_difference_mask)
     with pytest.raises(RuntimeError, match="stop"):
-        mod.SmartMaskDifference().run(torch.zeros(1, 8, 8, 3), torch.zeros(1, 8, 8, 3), **chosen)
+        mod.SmartMaskDifference.execute(torch.zeros(1, 8, 8, 3), torch.zeros(1, 8, 8, 3), **chosen)
     got = dataclasses.asdict(seen["opts"])
     want = {mod.OPTION_FIELDS.get(k, k): v for k, v in chosen.items()}
     assert got == want
@@ -76,9 +116,9 @@ def test_feather_node_in_pixels_keeps_the_excluded_area_at_zero(pack):
     mask[:, 30:80, 20:80] = 1.0
     exclude = torch.zeros(1, 96, 96)
     exclude[:, :36, :] = 1.0
-    node = pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"]()
-    (soft,) = node.run(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False, exclude=exclude)
-    (plain,) = node.run(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False)
+    node = pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"]
+    (soft,) = node.execute(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False, exclude=exclude).result
+    (plain,) = node.execute(mask, "pixels", grow=4, feather=3.0, close_gaps=0, edge_aware=False).result
     assert plain[0, 20:36].max() > 0.2, "premise: the grown, feathered edge reaches into the excluded rows"
     assert soft[0, :36].max() == 0
     assert torch.equal(soft[0, 36:], plain[0, 36:])

@@ -1,33 +1,22 @@
 """Every node parameter has a range, and no value in it runs for minutes or silently fills the frame.
 
-The nodes are imported as ComfyUI imports the pack (a package from the repository's __init__.py),
-without a server: they only translate between ComfyUI and the core.
+The nodes are imported as ComfyUI imports the pack (``tests/pack.py``), without a server: they only
+translate between ComfyUI and the core.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from pack import load_pack
 
 
 @pytest.fixture(scope="module")
 def pack():
-    name = "smart_mask_pack_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_pack()
 
 
 def _widgets(node):
@@ -53,19 +42,19 @@ def test_every_number_widget_has_a_finite_range_around_its_default(pack):
 
 def test_feather_pixel_sizes_are_bounded_by_the_image(pack):
     SmartMaskError = pack.smartmask.tensors.SmartMaskError  # the pack's own copy of the core
-    feather = pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"]()
+    feather = pack.NODE_CLASS_MAPPINGS["SmartMaskFeather"]
     m = torch.zeros(1, 128, 96)
     m[:, 20:40, 20:30] = 1
     m[:, 90:110, 60:80] = 1
     with pytest.raises(SmartMaskError, match=r"close_gaps = 200 px .* 96x128 image's short side.*at most 24 px"):
-        feather.run(m, "pixels", 4, 3.0, 200, False)
+        feather.execute(m, "pixels", 4, 3.0, 200, False)
     with pytest.raises(SmartMaskError, match="grow = -100 px"):
-        feather.run(m, "pixels", -100, 3.0, 0, False)
+        feather.execute(m, "pixels", -100, 3.0, 0, False)
     # the largest allowed closing keeps the two regions apart from the frame: not the whole frame
-    (out,) = feather.run(m, "pixels", 0, 0.0, 24, False)
+    (out,) = feather.execute(m, "pixels", 0, 0.0, 24, False).result
     assert 0.0 < float(out.mean()) < 0.5
     # tiny images keep the defaults working
-    (out,) = feather.run(torch.ones(1, 12, 12), "pixels", 4, 3.0, 0, False)
+    (out,) = feather.execute(torch.ones(1, 12, 12), "pixels", 4, 3.0, 0, False).result
     assert out.shape == (1, 12, 12)
 
 
@@ -84,11 +73,11 @@ def test_a_large_grow_of_a_large_mask_is_not_quadratic(pack):
 
 def test_nodes_surface_the_pack_error_for_0_255_images(pack):
     SmartMaskError = pack.smartmask.tensors.SmartMaskError
-    comp = pack.NODE_CLASS_MAPPINGS["SmartMaskComposite"]()
+    comp = pack.NODE_CLASS_MAPPINGS["SmartMaskComposite"]
     o = torch.rand(1, 16, 16, 3)
     with pytest.raises(SmartMaskError, match="edited: values run from .*divide by 255"):
-        comp.run(o, o * 255.0, torch.zeros(1, 16, 16), "alpha", True)
+        comp.execute(o, o * 255.0, torch.zeros(1, 16, 16), "alpha", True)
     with pytest.raises(SmartMaskError, match="integer tensor"):
-        comp.run((o * 255).to(torch.uint8), o, torch.zeros(1, 16, 16), "alpha", True)
+        comp.execute((o * 255).to(torch.uint8), o, torch.zeros(1, 16, 16), "alpha", True)
     with pytest.raises(SmartMaskError, match="batch is empty"):
-        comp.run(o[:0], o, torch.zeros(1, 16, 16), "alpha", True)
+        comp.execute(o[:0], o, torch.zeros(1, 16, 16), "alpha", True)

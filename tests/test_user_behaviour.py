@@ -323,6 +323,7 @@ def test_nodes_install_comfyuis_interrupt_check(monkeypatch):
     import sys
     import types
 
+    pack = load_pack()  # first: its comfy_api import needs the real ``comfy`` package
     calls = []
     mm = types.ModuleType("comfy.model_management")
     mm.throw_exception_if_processing_interrupted = lambda: calls.append(1)
@@ -330,7 +331,6 @@ def test_nodes_install_comfyuis_interrupt_check(monkeypatch):
     comfy.model_management = mm
     monkeypatch.setitem(sys.modules, "comfy", comfy)
     monkeypatch.setitem(sys.modules, "comfy.model_management", mm)
-    pack = load_pack()
     try:
         pack.nodes._comfy.install_interrupt_check()
         pack.smartmask.interrupt.checkpoint("test")
