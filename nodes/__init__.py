@@ -1,4 +1,4 @@
-"""ComfyUI node classes (V3 schema, ``comfy_api.latest``). They only translate between ComfyUI and
+"""ComfyUI node classes (V3 schema, ``comfy_api.v0_0_2``). They only translate between ComfyUI and
 the ``smartmask`` core."""
 
 from ._comfy import install_interrupt_check

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.pipeline import composite
 from ._comfy import to_compute, to_output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.pipeline import MaskOptions, difference_mask
 from ._comfy import advanced, options_from_inputs, progress, to_compute, to_output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.face_intent import FACE_MODES
 from ..smartmask.faces import DEFAULT_PADDING, DEFAULT_SOFTNESS, guard_faces

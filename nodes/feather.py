@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.pipeline import FeatherOptions, exclude_after, feather_mask, feather_pixels
 from ..smartmask.tensors import as_image, as_mask, check_pixel_sizes

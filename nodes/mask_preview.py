@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.visualize import contrasting_color, overlay
 from ..smartmask.tensors import as_image, mask_for

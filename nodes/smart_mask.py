@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..smartmask.face_intent import FACE_MODES, resolve_mode
 from ..smartmask.pipeline import AutoOptions, MaskOptions, auto

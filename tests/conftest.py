@@ -19,6 +19,9 @@ for path in (str(TESTS_DIR), str(REPO_ROOT)):
         sys.path.insert(0, path)
 
 from comfy_server import ComfyServer  # noqa: E402
+from pack import prepare_comfyui_imports  # noqa: E402
+
+prepare_comfyui_imports()
 
 
 @pytest.fixture(scope="session")

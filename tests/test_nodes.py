@@ -29,7 +29,7 @@ def test_the_pack_registers_its_nodes_one_per_module(pack):
 def test_the_nodes_are_v3_schema_nodes_and_the_previewing_ones_are_output_nodes(pack):
     """Bug caught: a node left on the old class attributes, or a previewing node that is no longer an
     output node (ComfyUI would then not re-send its preview when it serves the node from its cache)."""
-    from comfy_api.latest import io
+    from comfy_api.v0_0_2 import io
 
     assert all(issubclass(cls, io.ComfyNode) for cls in pack.NODE_CLASS_MAPPINGS.values())
     outputs = {name for name, cls in pack.NODE_CLASS_MAPPINGS.items() if cls.GET_SCHEMA().is_output_node}
