@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -306,8 +307,9 @@ def auto(
     (``auto(o, e, faces="always")``). Faces are found first (on the original), so the difference
     stage can keep the editor's face drift from joining the edit through the neck; in face mode
     ``auto`` a face the edit changed (replaced, covered, another species) joins the edit whole
-    instead. ``protect`` (optional ``[B, H, W]``) marks extra areas to keep original. Long batches (video) run ``options.chunk`` frames at a time, so the working memory
-    stays that of a few frames whatever the batch length.
+    instead. ``protect`` (optional ``[B, H, W]``) marks extra areas to keep original. Long batches
+    (video) run ``options.chunk`` frames at a time, so the working memory stays that of a few frames
+    whatever the batch length.
     """
     if options is not None and not isinstance(options, AutoOptions):
         raise TypeError(f"auto: options must be an AutoOptions, got {type(options).__name__}")
@@ -329,10 +331,13 @@ def auto(
     return _joined(parts, total, opts.faces)
 
 
-def _joined(parts: list[AutoResult], total: int, face_mode: str) -> AutoResult:
-    """One ``AutoResult`` from the chunks' results (each output written into one batch tensor)."""
+def _joined(parts: Iterable[AutoResult], total: int, face_mode: str) -> AutoResult:
+    """One ``AutoResult`` from the chunks' results, taken one at a time as ``parts`` yields them:
+    each output is written into one batch tensor and the chunk let go, so the batch's results never
+    exist twice."""
     out: dict[str, torch.Tensor] = {}
     frames = 0
+    levels, motions, global_edit, counts, decisions, first = [], [], [], [], [], None
     for r in parts:
         sl = slice(frames, frames + r.image.shape[0])
         for k, t in (
@@ -345,23 +350,21 @@ def _joined(parts: list[AutoResult], total: int, face_mode: str) -> AutoResult:
         ):
             schedule.stack_into(out, k, t, sl, total)
         frames = sl.stop
-    first = parts[0].face_info
-    decisions = [d for r in parts for d in r.face_info.get("decisions", [])]
+        levels += r.diff.levels
+        motions += r.diff.motions
+        global_edit += r.diff.global_edit
+        counts += r.face_info["faces_per_frame"]
+        decisions += r.face_info.get("decisions", [])
+        first = first or r.face_info
+        del r
     info = {
-        "faces_per_frame": [n for r in parts for n in r.face_info["faces_per_frame"]],
+        "faces_per_frame": counts,
         "detector": first["detector"],
         "message": first.get("message", ""),
         "decisions": decisions,
         "summary": face_summary(face_mode, decisions),
     }
-    diff = DiffResult(
-        out["diff_mask"],
-        out["heatmap"],
-        out["aligned"],
-        [lv for r in parts for lv in r.diff.levels],
-        [m for r in parts for m in r.diff.motions],
-        [g for r in parts for g in r.diff.global_edit],
-    )
+    diff = DiffResult(out["diff_mask"], out["heatmap"], out["aligned"], levels, motions, global_edit)
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -116,15 +116,15 @@ def cat(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def in_chunks(total: int, chunk: int, run: Callable, progress=None) -> list:
-    """``run(frames, progress)`` over ``chunk`` frames at a time (a slice each); the list of results.
+def in_chunks(total: int, chunk: int, run: Callable, progress=None) -> Iterator:
+    """Yield ``run(frames, progress)`` over ``chunk`` frames at a time (a slice each), one chunk's
+    result at a time, each computed only when the caller asks for it.
 
-    Long batches (video) run this way so the working memory stays that of a few frames."""
-    out = []
+    Long batches (video) run this way so the working memory stays that of a few frames: the caller
+    stores each result (``stack_into``) before the next chunk runs."""
     for start in range(0, total, chunk):
         sub = None if progress is None else (lambda done, _n, s0=start: progress(s0 + done, total))
-        out.append(run(slice(start, min(start + chunk, total)), sub))
-    return out
+        yield run(slice(start, min(start + chunk, total)), sub)
 
 
 def stack_into(out: dict, key: str, part: torch.Tensor, frames: slice, total: int) -> None:
