@@ -399,38 +399,19 @@ def _judge_batch(
     softness: float,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Face intent for ``guard_faces``: the difference stage of the pipeline runs on the pair (with
-    its alignment, drift compensation and levels, so Face Guard judges faces exactly as Smart Mask
-    (auto) does), and each frame's faces are judged on its evidence."""
+    its alignment, drift compensation and levels) and hands each frame's evidence to the same
+    ``FaceIntent`` hook Smart Mask (auto) uses, so Face Guard judges faces exactly as auto does."""
     from .pipeline import MaskOptions, _difference, prepare_pair
 
     o, e = prepare_pair(image, edited)
-    evidence: dict = {}
-
-    def record(i, ev):  # a guard that guards nothing: the difference stage hands over its evidence
-        evidence[i] = ev
-        return torch.zeros((1,) + tuple(o.shape[1:3]), device=o.device)
-
-    _difference(o, e, MaskOptions(), record, None)
-    faces = faces.clone() if faces.shape[0] == o.shape[0] else expand_batch(faces, o.shape[0]).clone()
-    mask = expand_batch(mask, o.shape[0]).clone()
-    found = info["faces"] * o.shape[0] if len(info["faces"]) == 1 else info["faces"]
-    decisions = []
-    for i, ev in sorted(evidence.items()):
-        arrays = (ev.original[0].permute(1, 2, 0).cpu().numpy(), ev.edited[0].permute(1, 2, 0).cpu().numpy())
-        ds = judge_faces(
-            found[i], tuple(o.shape[1:3]), *arrays, ev.change, ev.levels.low, ev.levels.high, padding, softness
-        )
-        g, take = intent_masks(found[i], ds, faces[i], ev.change, padding, softness)
-        faces[i] = g
-        if take is not None:
-            torch.maximum(mask[i], take, out=mask[i])
-        decisions.append(ds)
-    info = dict(
-        info,
-        decisions=decisions,
-        faces_per_frame=[sum(d.kept for d in ds) for ds in decisions],
-        summary=face_intent.summary([d for ds in decisions for d in ds]),
-    )
+    n = o.shape[0]
+    faces = expand_batch(faces, n)
+    found = dict(info, faces=info["faces"] * n if len(info["faces"]) == 1 else info["faces"])
+    intent = FaceIntent("auto", lambda: (faces, found), padding, softness)
+    # only the evidence the difference stage hands the guard is used, not its mask
+    _difference(o, e, MaskOptions(), lambda i, evidence: intent.guard(i, evidence)[None], None)
+    mask = expand_batch(mask, n).clone()
+    faces, info = intent.finish(mask)  # the changed faces join ``mask`` whole
     return faces, mask, info
 
 
@@ -443,8 +424,9 @@ class FaceIntent:
     info with each decision and the node's summary.
     """
 
-    def __init__(self, mode: str, found):
+    def __init__(self, mode: str, found, padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS):
         self.mode, self.found = mode, found
+        self.padding, self.softness = padding, softness  # of the face masks ``found`` gives
         self.guards: dict[int, torch.Tensor] = {}
         self.takes: dict[int, torch.Tensor] = {}
         self.decisions: dict[int, list] = {}
@@ -466,9 +448,11 @@ class FaceIntent:
             evidence.change,
             lv.low,
             lv.high,
+            self.padding,
+            self.softness,
         )
         found = masks[i]
-        g, take = intent_masks(faces, decisions, found, evidence.change)
+        g, take = intent_masks(faces, decisions, found, evidence.change, self.padding, self.softness)
         self.decisions[i] = decisions
         if g is not found:
             self.guards[i] = g
