@@ -21,14 +21,16 @@ import cv2
 import numpy as np
 import torch
 
+# A piece whose mean change is at least STRONG times the high level is never dropped, the same
+# strength that keeps a region in ``regions.coherent_regions``: editors' tone drift on a backdrop
+# stays below it.
+from .regions import STRONG
+
 # Width of the ring read outside each piece (fraction of the diagonal), skipping the first pixel.
 RING = 0.006
 # A ring pixel still 'changing' carries at least this share of the low level; a piece whose ring is
 # mostly (GRADUAL_SHARE) such pixels ends in a gradual shift.
 NEAR_LOW, GRADUAL_SHARE = 0.5, 0.6
-# A piece whose mean change is at least STRONG times the high level is never dropped (as in
-# ``regions.coherent_regions``): editors' tone drift on a backdrop stays below that.
-STRONG = 2.0
 # Pieces smaller than this many squared ring widths are fragments, never judged.
 MIN_PIECE = 16
 # A smooth area: at most this share of its pixels are on an edge of the original or the edit, where
