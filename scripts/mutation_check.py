@@ -195,6 +195,14 @@ MUTANTS = (
         "the nodes hand ComfyUI a float16-rounded image (through the real server)",
     ),
     Mutant(
+        "face_tracks_ignored",
+        "smartmask/faces.py",
+        "evidence = tracks.steady(frame, original, [f.box for f in faces], evidence)",
+        "pass",
+        ("tests/test_face_intent.py::test_video_face_decision_is_steady_across_frames_and_chunks",),
+        "a video's faces judged frame by frame: one frame's face flips back to the original",
+    ),
+    Mutant(
         "node_ignores_cancel",
         "nodes/_comfy.py",
         "    set_check(lambda _stage: check_interrupted())\n",

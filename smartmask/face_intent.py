@@ -130,6 +130,105 @@ def decide(ev: FaceEvidence | None) -> FaceDecision:
     return FaceDecision(True, "partly covered", ev, partial=True)
 
 
+# Video: one face is judged once per frame, and a judgement near a boundary can flip from frame to
+# frame (a video editor transforms a face a little less in one frame), which would swap the face
+# between original and edit: the worst flicker there is. So a face's decision is made on the median
+# of its evidence over the last TRACK_WINDOW frames of the same shot. A face is the same face as in
+# an earlier frame when their boxes overlap by TRACK_IOU (a face moves a fraction of its size per
+# frame) and it was seen at most TRACK_GAP frames before (a missed detection). Frames belong to one
+# shot when their tiny grey thumbnails correlate by SAME_SHOT: consecutive video frames measure
+# above 0.95 even while the camera pans; a cut, or a batch of unrelated photos, far below. A single
+# image, and every frame after a cut, is judged on its own evidence alone, exactly as before.
+TRACK_WINDOW, TRACK_IOU, TRACK_GAP = 7, 0.3, 2
+SAME_SHOT, THUMB_SIDE = 0.9, 16
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """A ``THUMB_SIDE`` x ``THUMB_SIDE`` grey copy of a frame ``[h, w, 3]`` (0..1): what a shot is."""
+    return cv2.resize(_grey(rgb), (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA).ravel()
+
+
+def same_shot(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two ``thumbnail``s are consecutive frames of one shot (correlation >= SAME_SHOT)."""
+    a, b = a - a.mean(), b - b.mean()
+    energy = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return energy > 1e-9 and float((a * b).sum()) / energy >= SAME_SHOT
+
+
+@dataclass
+class _Track:
+    box: tuple[float, float, float, float]
+    last: int
+    history: list[FaceEvidence] = field(default_factory=list)
+
+
+class FaceTracks:
+    """Steady face evidence over the frames of a video (see TRACK_WINDOW above).
+
+    ``steady`` is called once per frame, in frame order (a frame without faces too, so that a cut
+    or a gap is seen), and returns each face's evidence as its decision should be made on.
+    """
+
+    def __init__(self):
+        self._tracks: list[_Track] = []
+        self._thumb: np.ndarray | None = None
+
+    def steady(
+        self,
+        frame: int,
+        original: np.ndarray,
+        boxes: Sequence[Sequence[float]],
+        evidence: Sequence[FaceEvidence | None],
+    ) -> list[FaceEvidence | None]:
+        """``evidence`` of frame ``frame``'s faces (``boxes`` in any one pixel scale per video,
+        ``original`` the frame's picture ``[h, w, 3]``) replaced by the median over each face's
+        track in this shot."""
+        thumb = thumbnail(original)
+        if self._thumb is None or not same_shot(self._thumb, thumb):
+            self._tracks = []
+        self._thumb = thumb
+        alive = [t for t in self._tracks if 0 < frame - t.last <= TRACK_GAP + 1]
+        pairs = sorted(
+            ((box_iou(b, t.box), i, k) for i, b in enumerate(boxes) for k, t in enumerate(alive)), reverse=True
+        )
+        match: dict[int, _Track] = {}
+        taken: set[int] = set()
+        for iou, i, k in pairs:
+            if iou >= TRACK_IOU and i not in match and k not in taken:
+                match[i] = alive[k]
+                taken.add(k)
+        out = []
+        for i, (box, ev) in enumerate(zip(boxes, evidence, strict=True)):
+            track = match.get(i)
+            if track is None:
+                track = _Track(tuple(box), frame)
+                self._tracks.append(track)
+            track.box, track.last = tuple(box), frame
+            if ev is not None:
+                track.history = (track.history + [ev])[-TRACK_WINDOW:]
+            out.append(median_evidence(track.history) if ev is not None else None)
+        self._tracks = [t for t in self._tracks if frame - t.last <= TRACK_GAP]
+        return out
+
+
+def median_evidence(history: Sequence[FaceEvidence]) -> FaceEvidence:
+    """Each measure's median over ``history`` (one frame's evidence is itself)."""
+    return FaceEvidence(
+        float(np.median([e.structure for e in history])),
+        float(np.median([e.change for e in history])),
+        float(np.median([e.surround for e in history])),
+    )
+
+
 def ellipse_radius(
     shape: tuple[int, int], ellipse: tuple[float, float, float, float, float], box: tuple[int, int, int, int]
 ) -> np.ndarray:

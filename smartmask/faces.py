@@ -277,6 +277,8 @@ def judge_faces(
     high: float,
     padding: float = DEFAULT_PADDING,
     softness: float = DEFAULT_SOFTNESS,
+    tracks: face_intent.FaceTracks | None = None,
+    frame: int = 0,
 ) -> list[face_intent.FaceDecision]:
     """Kept or changed, for each face of one frame (see ``face_intent``).
 
@@ -284,15 +286,20 @@ def judge_faces(
     (aligned and drift-compensated) ``[h, w, 3]`` and ``change`` ``[h, w]`` are the pipeline's
     analysis-size arrays, with the frame's ``low`` and ``high`` levels. A kept face's covered part
     is looked for as far as its guard reaches (``padding`` and ``softness`` as in ``face_mask``).
+    ``tracks`` (video): the batch's ``face_intent.FaceTracks``, which steadies each face's evidence
+    over the frames of a shot; ``frame`` is this frame's index in the whole batch.
     """
     s = change.shape[1] / size[1]
-    decisions = []
-    for f in faces:
-        ellipse = face_ellipse(f.scaled(s))
-        d = face_intent.decide(face_intent.face_evidence(ellipse, original, edited, change, low, high))
-        # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
-        decisions.append(face_intent.with_cover(d, ellipse, change, high, 1.0 + padding + softness))
-    return decisions
+    ellipses = [face_ellipse(f.scaled(s)) for f in faces]
+    evidence = [face_intent.face_evidence(el, original, edited, change, low, high) for el in ellipses]
+    if tracks is not None:
+        evidence = tracks.steady(frame, original, [f.box for f in faces], evidence)
+    # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
+    reach = 1.0 + padding + softness
+    return [
+        face_intent.with_cover(face_intent.decide(ev), el, change, high, reach)
+        for el, ev in zip(ellipses, evidence, strict=True)
+    ]
 
 
 def intent_masks(
@@ -421,12 +428,25 @@ class FaceIntent:
     ``guard(i, evidence)`` gives frame ``i``'s faces to protect: in mode ``auto`` only the faces the
     edit kept, judged on the difference stage's evidence; ``finish(mask)`` adds the faces the edit
     changed to the difference mask (they are edit, whole) and returns the protected faces and the
-    info with each decision and the node's summary.
+    info with each decision and the node's summary. In a video each face is decided on its evidence
+    over the last frames of the shot (``face_intent.FaceTracks``), so ``guard`` must be called in
+    frame order.
     """
 
-    def __init__(self, mode: str, found, padding: float = DEFAULT_PADDING, softness: float = DEFAULT_SOFTNESS):
+    def __init__(
+        self,
+        mode: str,
+        found,
+        padding: float = DEFAULT_PADDING,
+        softness: float = DEFAULT_SOFTNESS,
+        tracks: face_intent.FaceTracks | None = None,
+        first: int = 0,
+    ):
         self.mode, self.found = mode, found
         self.padding, self.softness = padding, softness  # of the face masks ``found`` gives
+        # a video's face tracks, shared by its chunks; ``first``: this chunk's first frame in the batch
+        self.tracks = face_intent.FaceTracks() if tracks is None else tracks
+        self.first = first
         self.guards: dict[int, torch.Tensor] = {}
         self.takes: dict[int, torch.Tensor] = {}
         self.decisions: dict[int, list] = {}
@@ -436,20 +456,26 @@ class FaceIntent:
         ``edit_mask.FrameEvidence`` of that frame."""
         masks, info = self.found()
         faces = info["faces"][i]
-        if self.mode != "auto" or not faces:
+        if self.mode != "auto":
+            return masks[i]
+        original = evidence.original[0].permute(1, 2, 0).cpu().numpy()
+        if not faces:  # the tracks still see the frame: a cut, or a face missing from it
+            self.tracks.steady(self.first + i, original, [], [])
             return masks[i]
         lv = evidence.levels
         size = tuple(masks.shape[1:3])
         decisions = judge_faces(
             faces,
             size,
-            evidence.original[0].permute(1, 2, 0).cpu().numpy(),
+            original,
             evidence.edited[0].permute(1, 2, 0).cpu().numpy(),
             evidence.change,
             lv.low,
             lv.high,
             self.padding,
             self.softness,
+            self.tracks,
+            self.first + i,
         )
         found = masks[i]
         g, take = intent_masks(faces, decisions, found, evidence.change, self.padding, self.softness)

@@ -21,7 +21,7 @@ from .blur import downscale, first_halvings, upscale
 from .composite import alpha_composite, harmonize_seam, multiband_composite
 from .difference import ANALYSIS_LONG_SIDE, analysis_copy
 from .edit_mask import cut_out, frame_mask
-from .face_intent import face_summary, resolve_mode
+from .face_intent import FaceTracks, face_summary, resolve_mode
 from .feather import feather, snap
 from .interrupt import checkpoint
 from .tensors import (
@@ -320,12 +320,15 @@ def auto(
         o, protect = mask_for(o, protect, "protect")
         e = expand_batch(e, o.shape[0])
     total = o.shape[0]
+    tracks = FaceTracks()  # a video's faces are followed from chunk to chunk
     if total <= opts.chunk:
-        return _auto_frames(o, e, opts, protect, progress)
+        return _auto_frames(o, e, opts, protect, progress, tracks)
     parts = schedule.in_chunks(
         total,
         opts.chunk,
-        lambda sl, sub: _auto_frames(o[sl], e[sl], opts, None if protect is None else protect[sl], sub),
+        lambda sl, sub: _auto_frames(
+            o[sl], e[sl], opts, None if protect is None else protect[sl], sub, tracks, sl.start
+        ),
         progress,
     )
     return _joined(parts, total, opts.faces)
@@ -368,8 +371,11 @@ def _joined(parts: Iterable[AutoResult], total: int, face_mode: str) -> AutoResu
     return AutoResult(out["image"], out["mask"], diff, out["faces"], info)
 
 
-def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, progress) -> AutoResult:
-    """``auto`` on one chunk of already validated, equally sized frames: the stage order.
+def _auto_frames(
+    o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, progress, tracks: FaceTracks, first: int = 0
+) -> AutoResult:
+    """``auto`` on one chunk of already validated, equally sized frames: the stage order
+    (``tracks``: the batch's face tracks; ``first``: the chunk's first frame in the batch).
 
     1. faces are found on the original, in a worker thread while the first frame is aligned;
     2. the difference stage finds the edit (it waits for the faces only when it needs them, and
@@ -388,7 +394,7 @@ def _auto_frames(o: torch.Tensor, e: torch.Tensor, opts: AutoOptions, protect, p
         start = first_halvings(o, ANALYSIS_LONG_SIDE, DETECT_MAX_SIDE) if detect else o
         job = pool.submit(face_masks, o, opts.face_detector, opts.model_dirs, detect_copy=start) if detect else None
         oa = analysis_copy(start)  # one reduced copy serves alignment, difference, feather and seam
-        intent = FaceIntent(opts.faces, _FoundFaces(o, job).get)  # which faces stay guarded
+        intent = FaceIntent(opts.faces, _FoundFaces(o, job).get, tracks=tracks, first=first)  # faces kept
 
         def guard(i: int, evidence) -> torch.Tensor:
             """What must stay original in frame ``i``: its kept faces and the protect mask."""

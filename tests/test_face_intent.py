@@ -227,6 +227,59 @@ def test_face_cut_by_the_frame_edge_is_protected(astronaut):
     assert np.array_equal(_u8(res.image)[core], original[core])
 
 
+# ------------------------------------------------------------------------------------------ video
+
+
+def _blend_cat(rgb: np.ndarray, alpha: float) -> np.ndarray:
+    """The garment edit with the cat's face blended in at ``alpha``: a video editor that transforms
+    the face a little less in one frame than in the others."""
+    edited = _garment_edit(rgb).astype(np.float32)
+    return (alpha * _cat_face(_garment_edit(rgb)) + (1 - alpha) * edited).astype(np.uint8)
+
+
+def test_face_tracks_steady_one_frame_that_alone_would_flip():
+    changed, kept = FI.FaceEvidence(0.05, 4.0, 0.7), FI.FaceEvidence(0.9, 1.2, 0.37)
+    box, shot = (100, 80, 160, 150), np.random.default_rng(0).random((48, 64, 3))
+    tracks = FI.FaceTracks()
+    seq = [changed, changed, kept, changed, changed]
+    decided = [FI.decide(tracks.steady(i, shot, [box], [ev])[0]) for i, ev in enumerate(seq)]
+    assert FI.decide(kept).kept and all(not d.kept for d in decided), decided
+    # a face elsewhere in the frame is another face, with its own decision
+    tracks = FI.FaceTracks()
+    for i in range(3):
+        a, b = tracks.steady(i, shot, [box, (300, 80, 360, 150)], [changed, kept])
+    assert not FI.decide(a).kept and FI.decide(b).kept
+    # after a cut (another picture) the face is judged on its own frame again
+    tracks = FI.FaceTracks()
+    other = np.random.default_rng(1).random((48, 64, 3))
+    tracks.steady(0, shot, [box], [changed])
+    tracks.steady(1, shot, [box], [changed])
+    assert FI.decide(tracks.steady(2, other, [box], [kept])[0]).kept
+    # and so is a face that was last seen too long ago
+    tracks = FI.FaceTracks()
+    tracks.steady(0, shot, [box], [changed])
+    for i in range(1, FI.TRACK_GAP + 2):
+        tracks.steady(i, shot, [], [])
+    assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, shot, [box], [kept])[0]).kept
+
+
+def test_video_face_decision_is_steady_across_frames_and_chunks(astronaut):
+    """Five frames of a clip whose face the editor turned into a cat, less so in frame 2: alone,
+    frame 2's face would be kept (the original pasted into a cat clip for one frame); in the clip it
+    is edited like its neighbours, also when the frames run in chunks of two."""
+    alphas = (1.0, 1.0, 0.4, 1.0, 1.0)
+    edits = [_drift(_blend_cat(astronaut, a), 10 + k) for k, a in enumerate(alphas)]
+    alone = _run(astronaut, edits[2]).face_info["decisions"][0][0]
+    assert alone.kept, f"frame 2 alone should look kept, or this test proves nothing: {alone}"
+    o = torch.from_numpy(np.stack([astronaut] * 5).astype(np.float32) / 255.0)
+    e = torch.from_numpy(np.stack(edits).astype(np.float32) / 255.0)
+    res = auto(o, e, face_detector="mtcnn", chunk=2)
+    decisions = [ds[0] for ds in res.face_info["decisions"]]
+    assert all(not d.kept for d in decisions), decisions
+    core = (slice(FACE_CORE[0].start + 5, FACE_CORE[0].stop - 5), slice(FACE_CORE[1].start + 5, FACE_CORE[1].stop - 5))
+    assert float(res.mask[:, core[0], core[1]].min()) > 0.99, "a frame's face was not taken from the edit"
+
+
 # ------------------------------------------------------------------------------------------ Face Guard
 
 
