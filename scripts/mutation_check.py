@@ -203,6 +203,14 @@ MUTANTS = (
         "a video's faces judged frame by frame: one frame's face flips back to the original",
     ),
     Mutant(
+        "missed_faces_not_filled",
+        "smartmask/faces.py",
+        "    for i, found in fill_missed_faces(per_frame, thumbs).items():",
+        "    for i, found in {}.items():",
+        (f"{UB}::test_a_face_the_detector_misses_in_one_video_frame_is_still_protected",),
+        "a video frame whose face the detector missed is left unguarded (the drifted face flashes in)",
+    ),
+    Mutant(
         "node_ignores_cancel",
         "nodes/_comfy.py",
         "    set_check(lambda _stage: check_interrupted())\n",

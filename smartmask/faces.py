@@ -224,7 +224,9 @@ def face_masks(
     ``detect_copy`` (optional) is an area-reduced copy of ``image`` with the same aspect ratio and a
     long side of at least ``DETECT_MAX_SIDE``, which the caller already has: faces are then found on
     it, and the full-resolution frames are not read again. ``info["faces"]`` lists each frame's
-    faces (full-resolution pixels), which ``judge_faces`` weighs against the edit.
+    faces (full-resolution pixels), which ``judge_faces`` weighs against the edit. In a video, a
+    face missed for a frame or two between two frames that have it is put back
+    (``fill_missed_faces``).
     """
     image = as_image(image, "image")
     h, w = image.shape[1:3]
@@ -234,6 +236,7 @@ def face_masks(
     faces = new_like(image, (frames, h, w), zeros=True)  # on the CPU, pages no face touches cost nothing
     counts: list[int] = []
     per_frame: list[list[Face]] = []
+    thumbs: list[np.ndarray] = []  # what each frame looks like, to tell a video's shots apart
     prev_u8: np.ndarray | None = None
     prev_faces: list[Face] = []
     if det.name == "none":
@@ -262,9 +265,55 @@ def face_masks(
         prev_u8, prev_faces = u8, found
         counts.append(len(found))
         per_frame.append(found)
+        thumbs.append(face_intent.thumbnail(u8.astype(np.float32) / 255.0))
         if progress is not None:
             progress(i + 1, frames)
+    for i, found in fill_missed_faces(per_frame, thumbs).items():
+        per_frame[i], counts[i] = found, len(found)
+        face_mask(found, h, w, padding, softness, image.device, out=faces[i])
     return faces, {"detector": det.name, "message": det.message, "faces_per_frame": counts, "faces": per_frame}
+
+
+def fill_missed_faces(per_frame: Sequence[Sequence[Face]], thumbs: Sequence[np.ndarray]) -> dict[int, list[Face]]:
+    """The frames of a video whose detector missed a face it found just before and just after,
+    with that face put back: ``{frame: its faces, the missed ones added}``.
+
+    A fast head turn blurs a frame or two and the detector misses the face there, so that frame's
+    face drift would be kept while its neighbours are restored: a flash of the drifted face. A face
+    found in frame ``i`` and again in frame ``j`` (at most ``face_intent.TRACK_GAP`` frames missed in
+    between, boxes overlapping by ``face_intent.TRACK_IOU``, all of it one shot) is in the frames
+    between too, at the box (and landmarks) interpolated between the two.
+    """
+    out: dict[int, list[Face]] = {}
+    n = len(per_frame)
+    for i in range(n - 2):
+        for gap in range(1, face_intent.TRACK_GAP + 1):
+            j = i + gap + 1
+            if j >= n or not all(face_intent.same_shot(thumbs[k], thumbs[k + 1]) for k in range(i, j)):
+                break
+            for a in per_frame[i]:
+                b = max(per_frame[j], key=lambda f: face_intent.box_iou(a.box, f.box), default=None)
+                if b is None or face_intent.box_iou(a.box, b.box) < face_intent.TRACK_IOU:
+                    continue
+                for k in range(i + 1, j):
+                    t = (k - i) / (j - i)
+                    mid = _between(a, b, t)
+                    have = out.get(k, list(per_frame[k]))
+                    if all(face_intent.box_iou(mid.box, f.box) < face_intent.TRACK_IOU for f in have):
+                        out[k] = have + [mid]
+    return out
+
+
+def _between(a: Face, b: Face, t: float) -> Face:
+    """The face ``t`` of the way from ``a`` to ``b`` (box, landmarks when both have them, score)."""
+
+    def lerp(u, v):
+        return tuple(x + t * (y - x) for x, y in zip(u, v, strict=True))
+
+    marks = None
+    if a.landmarks is not None and b.landmarks is not None:
+        marks = tuple(lerp(p, q) for p, q in zip(a.landmarks, b.landmarks, strict=True))
+    return Face(lerp(a.box, b.box), marks, min(a.score, b.score))
 
 
 def judge_faces(

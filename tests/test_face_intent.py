@@ -263,6 +263,22 @@ def test_face_tracks_steady_one_frame_that_alone_would_flip():
     assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, shot, [box], [kept])[0]).kept
 
 
+def test_missed_faces_are_filled_only_inside_a_short_gap_of_one_shot():
+    from smartmask.faces import fill_missed_faces
+
+    a, b = Face((100, 80, 160, 150), None, 0.9), Face((110, 80, 170, 150), None, 0.8)
+    shot = FI.thumbnail(np.random.default_rng(0).random((48, 64, 3)))
+    cut = FI.thumbnail(np.random.default_rng(1).random((48, 64, 3)))
+    filled = fill_missed_faces([[a], [], [], [b]], [shot] * 4)
+    assert sorted(filled) == [1, 2] and filled[1][0].box == (a.box[0] + 10 / 3, 80, a.box[2] + 10 / 3, 150)
+    assert filled[2][0].score == 0.8
+    assert fill_missed_faces([[a], [], [], [], [b]], [shot] * 5) == {}, "a longer absence is not a miss"
+    assert fill_missed_faces([[a], [], [b]], [shot, cut, shot]) == {}, "not across a cut"
+    far = Face((300, 80, 360, 150), None, 0.9)
+    assert fill_missed_faces([[a], [], [far]], [shot] * 3) == {}, "another face is not the same face"
+    assert fill_missed_faces([[a], [b], [a]], [shot] * 3) == {}, "a face found is not doubled"
+
+
 def test_video_face_decision_is_steady_across_frames_and_chunks(astronaut):
     """Five frames of a clip whose face the editor turned into a cat, less so in frame 2: alone,
     frame 2's face would be kept (the original pasted into a cat clip for one frame); in the clip it

@@ -119,6 +119,31 @@ def test_each_frame_of_a_batch_gets_its_own_mask():
                 assert covered < 0.02 and taken < 0.02, f"frame {i} took frame {j}'s edit: {covered}, {taken}"
 
 
+def test_a_face_the_detector_misses_in_one_video_frame_is_still_protected():
+    """Bug caught: a video frame whose face the detector missed (motion blur of a fast head turn)
+    left unguarded, so the edit reaching the jaw changes that frame's face while its neighbours
+    keep theirs: a flash of the drifted face."""
+    o = astronaut()
+    kernel = torch.full((1, 1, 1, 31), 1 / 31)  # 31 px of horizontal motion blur: no face found there
+    blurred = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(o.permute(3, 0, 1, 2), (15, 15, 0, 0), mode="replicate"), kernel
+    ).permute(1, 2, 3, 0)
+    frames = torch.cat([o, blurred, o])
+    edits = []
+    for i in range(3):
+        e = frames[i : i + 1].clone()
+        e[:, 40:175, 150:300] = (e[:, 40:175, 150:300] * 1.03 + 0.01).clamp(0, 1)  # the face only drifts
+        edits.append(recolour(e, region(512, 512, 160, 330, 140, 320), seed=i))
+    alone = auto(blurred, edits[1], face_detector="mtcnn")
+    face = (slice(95, 150), slice(200, 255))
+    assert alone.face_info["faces_per_frame"] == [0], "premise: the blurred frame alone has no face found"
+    assert changed(alone.image, blurred)[0][face].any(), "premise: unguarded, the edit reaches the face"
+    res = auto(frames, torch.cat(edits), face_detector="mtcnn")
+    assert res.face_info["faces_per_frame"] == [1, 1, 1]
+    assert not changed(res.image, frames)[:, face[0], face[1]].any(), "a frame's face changed"
+    assert changed(res.image, frames)[:, 220:320, 160:300].float().mean() > 0.9, "the edit still happens"
+
+
 # ------------------------------------------------------------------------------------------ composite
 def test_multiband_through_auto_keeps_the_outside_and_blends_the_seam():
     """Bugs caught: multiband that leaks outside the mask, that is ignored (alpha used), or that
