@@ -159,12 +159,14 @@ def estimate_motion(original, edited, full_size: tuple[int, int] | None = None) 
     if not mo.usable:
         return none
     fe = me.features()  # first: the original's may still be on their way from a worker thread
-    m_sift, inliers = _match_features(mo.features(), fe)
+    m_sift, inliers, points = _match_features(mo.features(), fe)
     if mo.on_half and inliers:
         m_sift = rescale_matrix(m_sift, 0.5)
+        points = tuple(2.0 * p + 0.5 for p in points)  # half-copy pixels -> matching-copy pixels
+    agrees = _agrees_with(points, FEATURE_AGREE_PX * (2.0 if mo.on_half else 1.0))
     # candidates: the feature estimate as is, and dense refinements (half size first for a larger
     # capture range, then the matching copy) started from it and from the identity; the lowest
-    # robust residual wins, and it must beat "no motion" clearly
+    # robust residual among those the features agree with wins, and it must beat "no motion" clearly
     fit, fit_h = DenseFit(go, ge), DenseFit(go_h, ge_h)
     m, r0, best = fit.refine(m_sift, iterations=0)
     m = m_sift if best < r0 else IDENTITY
@@ -174,7 +176,7 @@ def estimate_motion(original, edited, full_size: tuple[int, int] | None = None) 
     for start in starts:
         mh, _, _ = fit_h.refine(rescale_matrix(start, 2.0))
         cand, _, r1 = fit.refine(rescale_matrix(mh, 0.5))
-        if r1 < best:
+        if r1 < best and agrees(cand):
             m, best = cand, r1
         if start is IDENTITY or np.abs(m_sift - IDENTITY).max() == 0:
             break
@@ -193,25 +195,56 @@ def _plausible(m: np.ndarray, h: int, w: int) -> bool:
     return 0.9 < scale < 1.1 and angle < MAX_ROTATION_DEG and _max_shift(m, h, w) < 0.06 * max(h, w)
 
 
-def _match_features(fo, fe) -> tuple[np.ndarray, int]:
+def _match_features(fo, fe) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray]]:
     """SIFT matches (``fo``, ``fe``: keypoints and descriptors) + RANSAC similarity; the identity
-    when the features do not agree."""
+    when the features do not agree. Also returns the inlier matches' points ``(original, edit)``
+    (``[N, 2]`` each, empty without a model)."""
     ko, do = fo
     ke, de = fe
+    none = IDENTITY.copy(), 0, (np.zeros((0, 2)), np.zeros((0, 2)))
     if do is None or de is None or len(ko) < 8 or len(ke) < 8:
-        return IDENTITY.copy(), 0
+        return none
     matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(do, de, k=2)
     good = [m[0] for m in matches if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
     if len(good) < 12:
-        return IDENTITY.copy(), 0
+        return none
     src = np.float32([ko[m.queryIdx].pt for m in good])
     dst = np.float32([ke[m.trainIdx].pt for m in good])
     m, inl = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5, maxIters=4000, confidence=0.999, refineIters=20
+        src,
+        dst,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=FEATURE_AGREE_PX,
+        maxIters=4000,
+        confidence=0.999,
+        refineIters=20,
     )
     if m is None or inl is None or int(inl.sum()) < 20:
-        return IDENTITY.copy(), 0
-    return m.astype(np.float64), int(inl.sum())
+        return none
+    keep = inl.ravel() > 0
+    return m.astype(np.float64), int(inl.sum()), (src[keep].astype(np.float64), dst[keep].astype(np.float64))
+
+
+# RANSAC's inlier distance for feature matches (pixels of the copy they are found on). A dense
+# refinement must keep the matched features within it: where the edit covers most of the frame and
+# the rest is smooth (a new top over a plain backdrop), the robust residual has little unchanged
+# texture to go by and can slide to a wrong scale or rotation, which the features rule out.
+FEATURE_AGREE_PX = 1.5
+
+
+def _agrees_with(points: tuple[np.ndarray, np.ndarray], tolerance: float):
+    """A test of a 2x3 transform: does it map the matched features of the original onto their
+    matches in the edit, half of them or more within ``tolerance`` pixels? Always true without
+    feature matches."""
+    src, dst = points
+
+    def agrees(m: np.ndarray) -> bool:
+        if len(src) == 0:
+            return True
+        err = np.hypot(*(src @ m[:, :2].T + m[:, 2] - dst).T)
+        return float(np.median(err)) <= tolerance
+
+    return agrees
 
 
 def _photometric_residual(t: np.ndarray, i: np.ndarray) -> np.ndarray:

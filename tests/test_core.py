@@ -106,6 +106,24 @@ def test_alignment_recovers_shift_and_scale_subpixel():
     assert err < 0.35, f"alignment error {err:.2f} px"
 
 
+def test_a_transform_must_keep_the_matched_features_on_their_matches():
+    """The dense refinement's candidates are checked against the feature matches: a transform that
+    moves the matched points of the original off their matches in the edit (a scale or rotation the
+    robust residual slid to, over a frame that is mostly edit and smooth backdrop) is refused."""
+    from smartmask.align import FEATURE_AGREE_PX, IDENTITY, _agrees_with
+
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 400, (40, 2))
+    true = np.array([[0.986, 0.0, 2.45], [0.0, 0.986, 4.54]])
+    dst = src @ true[:, :2].T + true[:, 2] + rng.normal(0, 0.3, src.shape)
+    agrees = _agrees_with((src, dst), FEATURE_AGREE_PX)
+    assert agrees(true)
+    assert agrees(true + [[0, 0, 0.5], [0, 0, -0.5]]), "a sub-pixel refinement of the features' answer passes"
+    slid = np.array([[1.0419, 0.0271, -3.3], [-0.0271, 1.0419, -0.3]])  # measured on such a frame
+    assert not agrees(slid) and not agrees(IDENTITY)
+    assert _agrees_with((np.zeros((0, 2)), np.zeros((0, 2))), FEATURE_AGREE_PX)(slid), "no features: no veto"
+
+
 def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
     """Batches estimate the next frames' motions in worker threads: every frame must still get
     its own motion, in order, exactly as when it runs alone."""
