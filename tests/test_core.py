@@ -110,7 +110,7 @@ def test_a_transform_must_keep_the_matched_features_on_their_matches():
     """The dense refinement's candidates are checked against the feature matches: a transform that
     moves the matched points of the original off their matches in the edit (a scale or rotation the
     robust residual slid to, over a frame that is mostly edit and smooth backdrop) is refused."""
-    from smartmask.align import FEATURE_AGREE_PX, IDENTITY, _agrees_with
+    from smartmask.align import FEATURE_AGREE_PX, FEATURE_FLOOR_PX, IDENTITY, _agrees_with, _feature_tolerance
 
     rng = np.random.default_rng(0)
     src = rng.uniform(0, 400, (40, 2))
@@ -122,6 +122,11 @@ def test_a_transform_must_keep_the_matched_features_on_their_matches():
     slid = np.array([[1.0419, 0.0271, -3.3], [-0.0271, 1.0419, -0.3]])  # measured on such a frame
     assert not agrees(slid) and not agrees(IDENTITY)
     assert _agrees_with((np.zeros((0, 2)), np.zeros((0, 2))), FEATURE_AGREE_PX)(slid), "no features: no veto"
+    # the tolerance follows the features' own precision, between FEATURE_FLOOR_PX and FEATURE_AGREE_PX
+    tol = _feature_tolerance((src, dst), true)
+    assert FEATURE_FLOOR_PX <= tol <= FEATURE_AGREE_PX and tol < 3.0 * 0.3 * 1.2 + 0.01
+    sloppy = src @ true[:, :2].T + true[:, 2] + rng.normal(0, 2.0, src.shape)
+    assert _feature_tolerance((src, sloppy), true) == FEATURE_AGREE_PX
 
 
 def test_batch_frames_are_aligned_each_with_its_own_motion(monkeypatch):
