@@ -197,8 +197,8 @@ MUTANTS = (
     Mutant(
         "face_tracks_ignored",
         "smartmask/faces.py",
-        "evidence = tracks.steady(frame, original, [f.box for f in faces], evidence)",
-        "pass",
+        "    if tracks is not None:\n        evidence = tracks.steady(",
+        "    if False:\n        evidence = tracks.steady(",
         ("tests/test_face_intent.py::test_video_face_decision_is_steady_across_frames_and_chunks",),
         "a video's faces judged frame by frame: one frame's face flips back to the original",
     ),

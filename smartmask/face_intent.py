@@ -85,6 +85,8 @@ class FaceDecision:
     partial: bool = False
     # (box, part) from ``covered_part``: the part of a kept face that is not protected
     cover: tuple | None = field(default=None, compare=False, repr=False)
+    # in a batch: which face this is (``FaceTracks``), the same number in every frame it is in
+    track: int | None = field(default=None, compare=False)
 
 
 def resolve_mode(value) -> str:
@@ -168,6 +170,7 @@ def same_shot(a: np.ndarray, b: np.ndarray) -> bool:
 class _Track:
     box: tuple[float, float, float, float]
     last: int
+    id: int
     history: list[FaceEvidence] = field(default_factory=list)
 
 
@@ -181,6 +184,8 @@ class FaceTracks:
     def __init__(self):
         self._tracks: list[_Track] = []
         self._thumb: np.ndarray | None = None
+        self._count = 0  # faces seen so far: the next face's number
+        self.ids: list[int] = []  # the faces of the frame ``steady`` was last given, by number
 
     def steady(
         self,
@@ -191,7 +196,7 @@ class FaceTracks:
     ) -> list[FaceEvidence | None]:
         """``evidence`` of frame ``frame``'s faces (``boxes`` in any one pixel scale per video,
         ``original`` the frame's picture ``[h, w, 3]``) replaced by the median over each face's
-        track in this shot."""
+        track in this shot; ``ids`` then holds each face's number."""
         thumb = thumbnail(original)
         if self._thumb is None or not same_shot(self._thumb, thumb):
             self._tracks = []
@@ -206,16 +211,18 @@ class FaceTracks:
             if iou >= TRACK_IOU and i not in match and k not in taken:
                 match[i] = alive[k]
                 taken.add(k)
-        out = []
+        out, self.ids = [], []
         for i, (box, ev) in enumerate(zip(boxes, evidence, strict=True)):
             track = match.get(i)
             if track is None:
-                track = _Track(tuple(box), frame)
+                track = _Track(tuple(box), frame, self._count)
+                self._count += 1
                 self._tracks.append(track)
             track.box, track.last = tuple(box), frame
             if ev is not None:
                 track.history = (track.history + [ev])[-TRACK_WINDOW:]
             out.append(median_evidence(track.history) if ev is not None else None)
+            self.ids.append(track.id)
         self._tracks = [t for t in self._tracks if frame - t.last <= TRACK_GAP]
         return out
 
@@ -360,10 +367,14 @@ def covered_part(
     return box, part.astype(bool)
 
 
-def summary(decisions: Sequence[FaceDecision]) -> str:
-    """Words for the node: "2 faces kept, 1 face edited: changed structure" (reasons of the edited)."""
+def summary(decisions: Sequence[FaceDecision], frames: int = 1) -> str:
+    """Words for the node: "2 faces kept, 1 face edited: changed structure" (reasons of the edited).
 
-    def count(n: int, what: str) -> str:
+    Over ``frames`` > 1 frames of a batch, a face followed from frame to frame (``track``) counts
+    once in each decision it got: "1 face kept (24 frames)", not "24 faces kept"."""
+
+    def count(group: list[FaceDecision], what: str) -> str:
+        n = len({d.track for d in group}) if all(d.track is not None for d in group) else len(group)
         return f"{n} face{'s' if n != 1 else ''} {what}"
 
     kept = [d for d in decisions if d.kept and not d.partial]
@@ -371,15 +382,15 @@ def summary(decisions: Sequence[FaceDecision]) -> str:
     edited = [d for d in decisions if not d.kept]
     if not decisions:
         return "no face found"
-    parts = [count(len(kept), "kept")] if kept else []
+    parts = [count(kept, "kept")] if kept else []
     if partly:
-        parts.append(count(len(partly), "partly edited") + " (changed part taken from the edit)")
+        parts.append(count(partly, "partly edited") + " (changed part taken from the edit)")
     if edited:
         reasons = sorted({d.reason for d in edited})
-        parts.append(count(len(edited), "edited") + ": " + ", ".join(reasons))
-    return ", ".join(parts)
+        parts.append(count(edited, "edited") + ": " + ", ".join(reasons))
+    return ", ".join(parts) + (f" ({frames} frames)" if frames > 1 else "")
 
 
 def face_summary(mode: str, per_frame: Sequence[Sequence[FaceDecision]]) -> str:
     """``summary`` of every frame's decisions in mode ``auto``; nothing to say in the other modes."""
-    return summary([d for ds in per_frame for d in ds]) if mode == "auto" else ""
+    return summary([d for ds in per_frame for d in ds], len(per_frame)) if mode == "auto" else ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 
 import cv2
@@ -341,13 +342,15 @@ def judge_faces(
     s = change.shape[1] / size[1]
     ellipses = [face_ellipse(f.scaled(s)) for f in faces]
     evidence = [face_intent.face_evidence(el, original, edited, change, low, high) for el in ellipses]
+    ids = [None] * len(faces)
     if tracks is not None:
         evidence = tracks.steady(frame, original, [f.box for f in faces], evidence)
+        ids = tracks.ids
     # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
     reach = 1.0 + padding + softness
     return [
-        face_intent.with_cover(face_intent.decide(ev), el, change, high, reach)
-        for el, ev in zip(ellipses, evidence, strict=True)
+        replace(face_intent.with_cover(face_intent.decide(ev), el, change, high, reach), track=t)
+        for el, ev, t in zip(ellipses, evidence, ids, strict=True)
     ]
 
 

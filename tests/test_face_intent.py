@@ -140,6 +140,9 @@ def test_summary_words():
     gone = FI.FaceDecision(False, "changed structure")
     assert FI.summary([kept, kept, gone]) == "2 faces kept, 1 face edited: changed structure"
     assert FI.summary([]) == "no face found"
+    # over the frames of a batch a face followed from frame to frame counts once
+    tracked = [FI.FaceDecision(True, "drift only", track=0), FI.FaceDecision(False, "changed structure", track=1)]
+    assert FI.summary(tracked * 24, frames=24) == "1 face kept, 1 face edited: changed structure (24 frames)"
     partly = FI.FaceDecision(True, "partly covered", partial=True)
     assert FI.summary([partly]).startswith("1 face partly edited")
 
@@ -292,6 +295,7 @@ def test_video_face_decision_is_steady_across_frames_and_chunks(astronaut):
     res = auto(o, e, face_detector="mtcnn", chunk=2)
     decisions = [ds[0] for ds in res.face_info["decisions"]]
     assert all(not d.kept for d in decisions), decisions
+    assert res.face_info["summary"] == "1 face edited: changed structure (5 frames)"
     core = (slice(FACE_CORE[0].start + 5, FACE_CORE[0].stop - 5), slice(FACE_CORE[1].start + 5, FACE_CORE[1].stop - 5))
     assert float(res.mask[:, core[0], core[1]].min()) > 0.99, "a frame's face was not taken from the edit"
 
