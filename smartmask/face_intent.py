@@ -140,7 +140,9 @@ def decide(ev: FaceEvidence | None) -> FaceDecision:
 # frame) and it was seen at most TRACK_GAP frames before (a missed detection). Frames belong to one
 # shot when their tiny grey thumbnails correlate by SAME_SHOT: consecutive video frames measure
 # above 0.95 even while the camera pans; a cut, or a batch of unrelated photos, far below. A single
-# image, and every frame after a cut, is judged on its own evidence alone, exactly as before.
+# image, and every frame after a cut, is judged on its own evidence alone, exactly as before. So is
+# a frame whose original is the previous frame's picture exactly: one original under a batch of
+# edits (an editor's variations) is not a video, and each variation keeps its own decision.
 TRACK_WINDOW, TRACK_IOU, TRACK_GAP = 7, 0.3, 2
 SAME_SHOT, THUMB_SIDE = 0.9, 16
 
@@ -198,6 +200,10 @@ class FaceTracks:
         ``original`` the frame's picture ``[h, w, 3]``) replaced by the median over each face's
         track in this shot; ``ids`` then holds each face's number."""
         thumb = thumbnail(original)
+        if self._thumb is not None and np.array_equal(thumb, self._thumb):  # the same picture again
+            self.ids = list(range(self._count, self._count + len(boxes)))
+            self._count += len(boxes)
+            return list(evidence)
         if self._thumb is None or not same_shot(self._thumb, thumb):
             self._tracks = []
         self._thumb = thumb

@@ -242,28 +242,39 @@ def _blend_cat(rgb: np.ndarray, alpha: float) -> np.ndarray:
 
 def test_face_tracks_steady_one_frame_that_alone_would_flip():
     changed, kept = FI.FaceEvidence(0.05, 4.0, 0.7), FI.FaceEvidence(0.9, 1.2, 0.37)
-    box, shot = (100, 80, 160, 150), np.random.default_rng(0).random((48, 64, 3))
+    box, scene = (100, 80, 160, 150), np.random.default_rng(0).random((48, 64, 3))
+    noise = np.random.default_rng(2)
+
+    def frame() -> np.ndarray:
+        """One frame of a shot of ``scene``: the same picture with its own sensor noise."""
+        return scene + noise.normal(0, 0.01, scene.shape)
+
     tracks = FI.FaceTracks()
     seq = [changed, changed, kept, changed, changed]
-    decided = [FI.decide(tracks.steady(i, shot, [box], [ev])[0]) for i, ev in enumerate(seq)]
+    decided = [FI.decide(tracks.steady(i, frame(), [box], [ev])[0]) for i, ev in enumerate(seq)]
     assert FI.decide(kept).kept and all(not d.kept for d in decided), decided
     # a face elsewhere in the frame is another face, with its own decision
     tracks = FI.FaceTracks()
     for i in range(3):
-        a, b = tracks.steady(i, shot, [box, (300, 80, 360, 150)], [changed, kept])
+        a, b = tracks.steady(i, frame(), [box, (300, 80, 360, 150)], [changed, kept])
     assert not FI.decide(a).kept and FI.decide(b).kept
+    # the very same picture again (one original, several edits) is not a video: judged alone
+    tracks = FI.FaceTracks()
+    tracks.steady(0, scene, [box], [changed])
+    tracks.steady(1, scene, [box], [changed])
+    assert FI.decide(tracks.steady(2, scene, [box], [kept])[0]).kept
     # after a cut (another picture) the face is judged on its own frame again
     tracks = FI.FaceTracks()
     other = np.random.default_rng(1).random((48, 64, 3))
-    tracks.steady(0, shot, [box], [changed])
-    tracks.steady(1, shot, [box], [changed])
+    tracks.steady(0, frame(), [box], [changed])
+    tracks.steady(1, frame(), [box], [changed])
     assert FI.decide(tracks.steady(2, other, [box], [kept])[0]).kept
     # and so is a face that was last seen too long ago
     tracks = FI.FaceTracks()
-    tracks.steady(0, shot, [box], [changed])
+    tracks.steady(0, frame(), [box], [changed])
     for i in range(1, FI.TRACK_GAP + 2):
-        tracks.steady(i, shot, [], [])
-    assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, shot, [box], [kept])[0]).kept
+        tracks.steady(i, frame(), [], [])
+    assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, frame(), [box], [kept])[0]).kept
 
 
 def test_missed_faces_are_filled_only_inside_a_short_gap_of_one_shot():
@@ -287,11 +298,18 @@ def test_video_face_decision_is_steady_across_frames_and_chunks(astronaut):
     frame 2's face would be kept (the original pasted into a cat clip for one frame); in the clip it
     is edited like its neighbours, also when the frames run in chunks of two."""
     alphas = (1.0, 1.0, 0.4, 1.0, 1.0)
-    edits = [_drift(_blend_cat(astronaut, a), 10 + k) for k, a in enumerate(alphas)]
-    alone = _run(astronaut, edits[2]).face_info["decisions"][0][0]
+    rng = np.random.default_rng(5)
+    # the clip's frames: the same scene, each with its own sensor noise
+    frames = [np.clip(astronaut + rng.normal(0, 1.0, astronaut.shape), 0, 255).astype(np.uint8) for _ in alphas]
+    edits = [_drift(_blend_cat(f, a), 10 + k) for k, (f, a) in enumerate(zip(frames, alphas))]
+    alone = _run(frames[2], edits[2]).face_info["decisions"][0][0]
     assert alone.kept, f"frame 2 alone should look kept, or this test proves nothing: {alone}"
-    o = torch.from_numpy(np.stack([astronaut] * 5).astype(np.float32) / 255.0)
+    o = torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)
     e = torch.from_numpy(np.stack(edits).astype(np.float32) / 255.0)
+    # one original under five edits is a batch of variations, not a video: each is judged alone
+    variations = auto(o[2:3], e, face_detector="mtcnn", chunk=2)
+    assert variations.face_info["decisions"][2][0].kept, "a variation took its neighbours' decision"
+    assert not variations.face_info["decisions"][0][0].kept
     res = auto(o, e, face_detector="mtcnn", chunk=2)
     decisions = [ds[0] for ds in res.face_info["decisions"]]
     assert all(not d.kept for d in decisions), decisions
