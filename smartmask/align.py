@@ -240,28 +240,31 @@ def _match_features(fo, fe) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarr
 FEATURE_AGREE_PX, FEATURE_FLOOR_PX, FEATURE_SLACK = 1.5, 0.5, 3.0
 
 
+def _feature_error(points: tuple[np.ndarray, np.ndarray], m: np.ndarray) -> float:
+    """Median distance (pixels) between where the 2x3 transform ``m`` puts the original's matched
+    features and their matches in the edit; 0 without matches."""
+    src, dst = points
+    if len(src) == 0:
+        return 0.0
+    return float(np.median(np.hypot(*(src @ m[:, :2].T + m[:, 2] - dst).T)))
+
+
 def _feature_tolerance(points: tuple[np.ndarray, np.ndarray], m: np.ndarray) -> float:
     """How far (matching-copy pixels, median over the matches) a transform may move the matched
     features off their matches: FEATURE_SLACK times the features' own transform ``m`` does,
     between FEATURE_FLOOR_PX and FEATURE_AGREE_PX."""
-    src, dst = points
-    if len(src) == 0:
+    if len(points[0]) == 0:
         return FEATURE_AGREE_PX
-    own = float(np.median(np.hypot(*(src @ m[:, :2].T + m[:, 2] - dst).T)))
-    return min(FEATURE_AGREE_PX, max(FEATURE_FLOOR_PX, FEATURE_SLACK * own))
+    return min(FEATURE_AGREE_PX, max(FEATURE_FLOOR_PX, FEATURE_SLACK * _feature_error(points, m)))
 
 
 def _agrees_with(points: tuple[np.ndarray, np.ndarray], tolerance: float):
     """A test of a 2x3 transform: does it map the matched features of the original onto their
     matches in the edit, half of them or more within ``tolerance`` pixels? Always true without
     feature matches."""
-    src, dst = points
 
     def agrees(m: np.ndarray) -> bool:
-        if len(src) == 0:
-            return True
-        err = np.hypot(*(src @ m[:, :2].T + m[:, 2] - dst).T)
-        return float(np.median(err)) <= tolerance
+        return _feature_error(points, m) <= tolerance
 
     return agrees
 
