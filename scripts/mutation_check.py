@@ -199,7 +199,10 @@ MUTANTS = (
         "smartmask/faces.py",
         "    if tracks is not None:\n        evidence = tracks.steady(",
         "    if False:\n        evidence = tracks.steady(",
-        ("tests/test_face_intent.py::test_video_face_decision_is_steady_across_frames_and_chunks",),
+        (
+            "tests/test_face_intent.py::test_video_face_decision_is_steady_across_frames_and_chunks",
+            "tests/test_comfyui_server.py::test_a_video_batch_keeps_one_decision_per_face_through_the_server",
+        ),
         "a video's faces judged frame by frame: one frame's face flips back to the original",
     ),
     Mutant(

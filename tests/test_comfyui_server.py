@@ -337,6 +337,54 @@ def test_smart_mask_keeps_a_drifted_face_and_takes_a_replaced_one(comfy, face_pa
     assert np.array_equal(comfy.output_images(entry, "4")[0][..., :3][FACE_CORE], original[FACE_CORE])
 
 
+def test_a_video_batch_keeps_one_decision_per_face_through_the_server(comfy):
+    """Five frames batched by ComfyUI's own ImageBatch: the editor turned the face into a cat, less
+    so in frame 2. Alone, frame 2's face reads as kept; in the clip it is edited like its
+    neighbours (one decision per face, ``face_intent.FaceTracks``), and the node says so once."""
+    from skimage import data
+    from test_face_intent import FACE_CORE, _blend_cat, _drift
+
+    info = comfy.object_info()
+    rng = np.random.default_rng(5)
+    astronaut = data.astronaut()
+    alphas = (1.0, 1.0, 0.4, 1.0, 1.0)
+    frames = [np.clip(astronaut + rng.normal(0, 1.0, astronaut.shape), 0, 255).astype(np.uint8) for _ in alphas]
+    edits = [_drift(_blend_cat(f, a), 10 + k) for k, (f, a) in enumerate(zip(frames, alphas))]
+    prompt = {}
+    for side, pictures in (("o", frames), ("e", edits)):
+        for k, picture in enumerate(pictures):
+            prompt[f"{side}{k}"] = node(info, "LoadImage", image=comfy.upload_image(picture, f"clip_{side}{k}.png"))
+        prompt[f"{side}b1"] = node(info, "ImageBatch", image1=[f"{side}0", 0], image2=[f"{side}1", 0])
+        for k in range(2, len(pictures)):
+            prompt[f"{side}b{k}"] = node(info, "ImageBatch", image1=[f"{side}b{k - 1}", 0], image2=[f"{side}{k}", 0])
+    prompt["auto"] = node(info, "SmartMaskAuto", original=["ob4", 0], edited=["eb4", 0])
+    prompt["save"] = node(info, "SaveImage", images=["auto", 0], filename_prefix="clip")
+    alone = {
+        "o": prompt["o2"],
+        "e": prompt["e2"],
+        "auto": node(info, "SmartMaskAuto", original=["o", 0], edited=["e", 0]),
+        "save": node(info, "SaveImage", images=["auto", 0], filename_prefix="clip_alone"),
+    }
+    core = (slice(FACE_CORE[0].start + 5, FACE_CORE[0].stop - 5), slice(FACE_CORE[1].start + 5, FACE_CORE[1].stop - 5))
+
+    entry = comfy.run(alone, timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "frame 2 alone")
+    text = " ".join(entry.get("outputs", {}).get("auto", {}).get("text", []))
+    assert "edited:" not in text, f"premise: frame 2 alone reads as kept, or this test proves nothing: {text!r}"
+    alone_face = comfy.output_images(entry, "save")[0][..., :3].astype(int)[core]
+
+    entry = comfy.run(prompt, timeout=600)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "five-frame clip")
+    text = " ".join(entry.get("outputs", {}).get("auto", {}).get("text", []))
+    assert "1 face edited: changed structure (5 frames)" in text, text
+    outs = comfy.output_images(entry, "save")
+    assert len(outs) == 5
+    clip_face = outs[2][..., :3].astype(int)[core]
+    original_face = frames[2].astype(int)[core]
+    # in the clip frame 2's face is the edit's (the half-cat), not the original restored in part
+    assert np.abs(clip_face - original_face).mean() > np.abs(alone_face - original_face).mean() + 5
+
+
 def test_face_guard_auto_mode_judges_faces_against_the_edit(comfy, face_pairs):
     from test_face_intent import FACE_CORE
 
