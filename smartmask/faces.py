@@ -287,10 +287,12 @@ def fill_missed_faces(per_frame: Sequence[Sequence[Face]], thumbs: Sequence[np.n
     """
     out: dict[int, list[Face]] = {}
     n = len(per_frame)
+    # cut[k]: frames k and k + 1 are not one shot (measured once per pair of frames)
+    cut = [not face_intent.same_shot(thumbs[k], thumbs[k + 1]) for k in range(n - 1)]
     for i in range(n - 2):
         for gap in range(1, face_intent.TRACK_GAP + 1):
             j = i + gap + 1
-            if j >= n or not all(face_intent.same_shot(thumbs[k], thumbs[k + 1]) for k in range(i, j)):
+            if j >= n or any(cut[i:j]):
                 break
             for a in per_frame[i]:
                 b = max(per_frame[j], key=lambda f: face_intent.box_iou(a.box, f.box), default=None)

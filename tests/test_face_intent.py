@@ -288,6 +288,7 @@ def test_missed_faces_are_filled_only_inside_a_short_gap_of_one_shot():
     assert filled[2][0].score == 0.8
     assert fill_missed_faces([[a], [], [], [], [b]], [shot] * 5) == {}, "a longer absence is not a miss"
     assert fill_missed_faces([[a], [], [b]], [shot, cut, shot]) == {}, "not across a cut"
+    assert fill_missed_faces([[a], [], [b]], [shot, cut, cut]) == {}, "not across a cut before the gap"
     far = Face((300, 80, 360, 150), None, 0.9)
     assert fill_missed_faces([[a], [], [far]], [shot] * 3) == {}, "another face is not the same face"
     assert fill_missed_faces([[a], [b], [a]], [shot] * 3) == {}, "a face found is not doubled"
