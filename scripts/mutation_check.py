@@ -214,6 +214,17 @@ MUTANTS = (
         "a video frame whose face the detector missed is left unguarded (the drifted face flashes in)",
     ),
     Mutant(
+        "stitched_surround_kept",
+        "smartmask/edit_mask.py",
+        "    if lv.stitched and opts.threshold <= 0:",
+        "    if False:",
+        (
+            "tests/test_edit_regions.py::test_a_stitched_eraser_takes_the_object_and_restores_the_redrawn_surround",
+            "tests/test_comfyui_server.py::test_a_stitched_eraser_keeps_the_redrawn_surround_original_through_the_server",
+        ),
+        "an eraser's redrawn surround (the sleeve round an erased apple) is taken with the edit",
+    ),
+    Mutant(
         "node_ignores_cancel",
         "nodes/_comfy.py",
         "    set_check(lambda _stage: check_interrupted())\n",

@@ -2,7 +2,8 @@
 
 Drift compensated (learned where the structure agrees: ``evidence``), change measured with
 re-rendered texture discounted, levels chosen, evidence near guarded areas weakened, regions grown
-from strong seeds, cleaned and filled; weak scattered islands dropped (``regions.coherent_regions``),
+from strong seeds (in a stitched inpaint, trimmed to their core: ``regions.trim_to_core``), cleaned
+and filled; weak scattered islands dropped (``regions.coherent_regions``),
 smooth patches that end in a gradual colour shift dropped (``seams``), regions selected; a global
 edit taken whole (``global_edit``); then the mask is enlarged to the frame's size with the guarded
 areas cut out. Everything but the last step runs at the analysis size.
@@ -73,6 +74,8 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, radius(GROW_REACH, ah, aw)))
+    if lv.stitched and opts.threshold <= 0:
+        mask = R.trim_to_core(mask, dn)
     if opts.cleanup > 0:
         mask = R.open_close(
             mask, max(1, radius(OPEN_RADIUS * opts.cleanup, ah, aw)), radius(CLOSE_RADIUS * opts.cleanup, ah, aw)

@@ -26,6 +26,12 @@ LOW_FLOOR, HIGH_FLOOR = 3.0, 6.0
 # most of the frame really changed (a restyled photo, another image), and the levels are capped
 # so those changes are found instead of being taken for noise.
 NOISE_CEILING = 2.5
+# Below this noise (delta E) at least a quarter of the frame is the original to the bit: the editor
+# pasted its result back into the original through a mask (an API eraser, an inpaint stitched back
+# with ImageCompositeMasked or a crop-and-stitch node). Every editor that re-renders the whole frame
+# drifts by 0.49 delta E or more on the public pairs. Pixel noise then says nothing about the level of
+# "no change" inside the pasted zone: see ``regions.trim_to_core``.
+STITCHED_NOISE = 0.1
 
 
 @dataclass
@@ -34,9 +40,11 @@ class Levels:
     high: float
     noise: float
     capped: bool = False
+    stitched: bool = False
 
     def describe(self) -> str:
         note = "; most of the frame changed" if self.capped else ""
+        note += "; a stitched inpaint: its weak surround left out" if self.stitched else ""
         return f"threshold low {self.low:.2f} / high {self.high:.2f} (noise {self.noise:.2f}{note})"
 
 
@@ -46,7 +54,7 @@ def auto_levels(d: torch.Tensor) -> Levels:
     noise = min(measured, NOISE_CEILING)
     low = max(LOW_FACTOR * noise, LOW_FLOOR)
     high = max(HIGH_FACTOR * noise, HIGH_FLOOR, 1.5 * low)
-    return Levels(low, high, measured, capped=measured > NOISE_CEILING)
+    return Levels(low, high, measured, capped=measured > NOISE_CEILING, stitched=measured < STITCHED_NOISE)
 
 
 def manual_levels(threshold: float) -> Levels:

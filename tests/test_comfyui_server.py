@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage as ndi
 
 from comfy_server import NODE_DISPLAY_NAMES, ComfyServer
 from yunet_model import MISSING_REASON
@@ -383,6 +384,32 @@ def test_a_video_batch_keeps_one_decision_per_face_through_the_server(comfy):
     original_face = frames[2].astype(int)[core]
     # in the clip frame 2's face is the edit's (the half-cat), not the original restored in part
     assert np.abs(clip_face - original_face).mean() > np.abs(alone_face - original_face).mean() + 5
+
+
+def test_a_stitched_eraser_keeps_the_redrawn_surround_original_through_the_server(comfy):
+    """An eraser that pasted its zone back into the original (everything else identical to the
+    bit) also redrew the sleeve round the erased apple: Smart Mask (auto) takes the erasure, gives
+    the sleeve back from the original and says it read the pair as a stitched inpaint."""
+    from test_edit_regions import _stitched_eraser
+
+    info = comfy.object_info()
+    o, e, apple, surround = _stitched_eraser()
+    o8, e8 = (np.round(a * 255).astype(np.uint8) for a in (o, e))
+    prompt = {
+        "o": node(info, "LoadImage", image=comfy.upload_image(o8, "eraser_original.png")),
+        "e": node(info, "LoadImage", image=comfy.upload_image(e8, "eraser_result.png")),
+        "auto": node(info, "SmartMaskAuto", original=["o", 0], edited=["e", 0]),
+        "save": node(info, "SaveImage", images=["auto", 0], filename_prefix="eraser"),
+    }
+    entry = comfy.run(prompt, timeout=300)
+    assert ComfyServer.status(entry) == "success", _fail_with_log(comfy, entry, "stitched eraser")
+    text = " ".join(entry.get("outputs", {}).get("auto", {}).get("text", []))
+    assert "a stitched inpaint" in text, text
+    out = comfy.output_images(entry, "save")[0][..., :3].astype(int)
+    inner = ndi.binary_erosion(apple, iterations=3)
+    assert np.abs(out[inner] - e8[inner].astype(int)).max() <= 2, "the apple must stay erased"
+    restored = np.abs(out[surround] - o8[surround].astype(int)).max(axis=1) == 0
+    assert restored.mean() > 0.6, f"only {restored.mean():.2f} of the redrawn sleeve is the original again"
 
 
 def test_face_guard_auto_mode_judges_faces_against_the_edit(comfy, face_pairs):

@@ -202,3 +202,75 @@ def test_command_line_says_the_edit_is_global(tmp_path, capsys):
     )
     assert "global edit" in capsys.readouterr().out
     assert torch.equal(load_image(tmp_path / "out.png"), load_image(tmp_path / "e.png"))
+
+
+def _stitched_eraser(regen_seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An apple on a striped sleeve, erased by an inpainter that regenerates a zone 12 px wider than
+    the apple (the sleeve's stripes redrawn 3 px off, with new fine detail), blends it in over 2 px
+    and pastes it back: outside the zone the result is the original to the bit, as an API eraser or
+    an inpaint stitched back with ImageCompositeMasked returns it. Returns the original, the result,
+    the apple and the redrawn surround (the zone without the apple and its 3 px outline)."""
+    y, x = np.mgrid[:H, :W]
+
+    def sleeve(phase: float, seed: int) -> np.ndarray:
+        s = 0.5 + 0.5 * np.sign(np.sin((x + y + phase) / 6.0))
+        return np.stack([0.1 + 0.8 * s, 0.2 + 0.7 * s, 0.6 + 0.35 * s], 2) * 0.9 + _texture(seed, 1.0, 0.03)[..., None]
+
+    apple = _ellipse(128, 120, 30, 30)
+    o = sleeve(0, 1)
+    o[apple] = [0.9, 0.45, 0.1]
+    o = np.round(np.clip(o, 0, 1) * 255) / 255
+    zone = ndi.binary_dilation(apple, iterations=12)
+    a = ndi.gaussian_filter(zone.astype(float), 2.0)[..., None]
+    e = np.round(np.clip(o * (1 - a) + sleeve(3, regen_seed) * a, 0, 1) * 255) / 255
+    pasted = ~ndi.binary_dilation(zone, iterations=6)
+    e[pasted] = o[pasted]
+    return o, e, apple, zone & ~ndi.binary_dilation(apple, iterations=3)
+
+
+def test_a_stitched_eraser_takes_the_object_and_restores_the_redrawn_surround():
+    """Everything outside the inpainter's zone is untouched, so pixel noise says nothing about the
+    level of 'no change': inside the zone, the redrawn sleeve (a quarter of the apple's change or
+    less) is the inpainter's, and comes back from the original; the apple stays erased."""
+    o, e, apple, surround = _stitched_eraser()
+    res = difference_mask(_img(o), _img(e))
+    assert res.levels[0].stitched and "stitched inpaint" in res.describe()
+    m = res.mask[0].numpy() > 0.5
+    assert _share(res.mask, apple) == 1.0
+    assert float(m[surround].mean()) < 0.05
+    # the same pair after a whole-frame re-render (noise everywhere): not stitched, judged as before
+    drifted = difference_mask(_img(o), _img(_drift(e)))
+    assert not drifted.levels[0].stitched
+    assert float((drifted.mask[0].numpy() > 0.5)[surround].mean()) > 0.2
+
+
+def test_a_weak_recolour_pasted_back_stays_whole():
+    """A stitched inpaint whose edit is a recolour, four times weaker in the garment's shadows than
+    in its light parts: a gradual fall of strength inside one edit is not a surround."""
+    y, x = np.mgrid[:H, :W]
+    garment = (y > 120) & (x > 50) & (x < 206)
+    shade = 0.2 + 0.7 * (x - 50) / 156.0  # from deep shadow to light across the garment
+    o = np.full((H, W, 3), 0.6) + _texture(3, 2.0, 0.02)[..., None]
+    o[garment] = (shade[..., None] * np.array([0.3, 0.45, 0.8]))[garment]
+    e = o.copy()
+    e[garment] = (shade[..., None] * np.array([0.5, 0.4, 0.6]))[garment]
+    q = lambda a: np.round(np.clip(a, 0, 1) * 255) / 255  # noqa: E731
+    res = difference_mask(_img(q(o)), _img(q(e)))
+    assert res.levels[0].stitched
+    assert _share(res.mask, garment) > 0.97
+
+
+def test_trim_to_core_drops_a_weak_surround_and_keeps_small_regions_whole():
+    from smartmask.regions import trim_to_core
+
+    d = np.zeros((120, 120))
+    yy, xx = np.mgrid[:120, :120]
+    r = np.hypot(yy - 60, xx - 60)
+    d[r < 20] = 80.0  # the erased object
+    d[(r >= 20) & (r < 32)] = 12.0  # the regenerated surround joined to it
+    d[5:9, 5:9] = 50.0  # a small edit: 16 px, with its outline
+    d[4, 5:9] = 10.0
+    mask = d > 3.0
+    kept = trim_to_core(mask, d)
+    assert kept[r < 20].all() and not kept[(r >= 21) & (r < 32)].any()
+    assert kept[4:9, 5:9].all()
