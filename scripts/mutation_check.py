@@ -220,6 +220,7 @@ MUTANTS = (
         "    if False:",
         (
             "tests/test_edit_regions.py::test_a_stitched_eraser_takes_the_object_and_restores_the_redrawn_surround",
+            "tests/test_edit_regions.py::test_a_stitched_swap_that_keeps_part_of_the_old_colour_is_taken_whole",
             "tests/test_comfyui_server.py::test_a_stitched_eraser_keeps_the_redrawn_surround_original_through_the_server",
         ),
         "an eraser's redrawn surround (the sleeve round an erased apple) is taken with the edit",
