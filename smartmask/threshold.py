@@ -54,7 +54,8 @@ def auto_levels(d: torch.Tensor) -> Levels:
     noise = min(measured, NOISE_CEILING)
     low = max(LOW_FACTOR * noise, LOW_FLOOR)
     high = max(HIGH_FACTOR * noise, HIGH_FLOOR, 1.5 * low)
-    return Levels(low, high, measured, capped=measured > NOISE_CEILING, stitched=measured < STITCHED_NOISE)
+    stitched = measured < STITCHED_NOISE and float(d.max()) > high  # (an unchanged pair is not one)
+    return Levels(low, high, measured, capped=measured > NOISE_CEILING, stitched=stitched)
 
 
 def manual_levels(threshold: float) -> Levels:

@@ -239,6 +239,7 @@ def test_a_stitched_eraser_takes_the_object_and_restores_the_redrawn_surround():
     assert _share(res.mask, apple) == 1.0
     assert float(m[surround].mean()) < 0.05
     # the same pair after a whole-frame re-render (noise everywhere): not stitched, judged as before
+    assert "stitched" not in difference_mask(_img(o), _img(o)).describe(), "an unchanged pair is no inpaint"
     drifted = difference_mask(_img(o), _img(_drift(e)))
     assert not drifted.levels[0].stitched
     assert float((drifted.mask[0].numpy() > 0.5)[surround].mean()) > 0.2
