@@ -79,7 +79,7 @@ def mask_inputs() -> list:
         io.Boolean.Input(
             "align",
             default=True,
-            tooltip="Undo a global shift / scale / small rotation of the edited image before comparing. "
+            tooltip="Undo a global shift and scale of the edited image before comparing. "
             "Nothing is warped when no motion is found.",
         ),
         io.Boolean.Input(

@@ -104,6 +104,18 @@ def test_alignment_recovers_shift_and_scale_subpixel():
     corners = np.array([[0, 0, 1], [383, 0, 1], [0, 383, 1], [383, 383, 1]], float)
     err = np.abs(corners @ m3[:2].T - corners[:, :2]).max()
     assert err < 0.35, f"alignment error {err:.2f} px"
+    assert mo.matrix[0, 1] == mo.matrix[1, 0] == 0.0 and mo.matrix[0, 0] == mo.matrix[1, 1], "scale and shift only"
+
+
+def test_scale_and_shift_are_fitted_to_the_feature_matches():
+    from smartmask.align import _scale_shift_fit
+
+    rng = np.random.default_rng(1)
+    src = rng.uniform(0, 500, (60, 2))
+    dst = 0.992 * src + [3.1, -1.4] + rng.normal(0, 0.2, src.shape)
+    m = _scale_shift_fit(src, dst)
+    assert abs(m[0, 0] - 0.992) < 1e-3 and m[0, 0] == m[1, 1] and m[0, 1] == m[1, 0] == 0.0
+    assert np.abs(m[:, 2] - [3.1, -1.4]).max() < 0.2
 
 
 def test_a_transform_must_keep_the_matched_features_on_their_matches():
