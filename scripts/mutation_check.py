@@ -226,6 +226,14 @@ MUTANTS = (
         "an eraser's redrawn surround (the sleeve round an erased apple) is taken with the edit",
     ),
     Mutant(
+        "stitched_trim_ignores_texture",
+        "smartmask/regions.py",
+        "    weak = (mask & ((d > level) | ~textured)).astype(np.uint8)",
+        "    weak = (mask & (d > level)).astype(np.uint8)",
+        ("tests/test_edit_regions.py::test_trim_to_core_drops_a_weak_textured_surround_but_not_a_smooth_one",),
+        "an erased object's shadow on a plain table comes back from the original (a ghost shadow)",
+    ),
+    Mutant(
         "node_ignores_cancel",
         "nodes/_comfy.py",
         "    set_check(lambda _stage: check_interrupted())\n",

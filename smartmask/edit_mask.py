@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,6 +32,9 @@ GROW_REACH = 0.015
 # Clean-up radii (fractions of the diagonal): the opening removes specks and thin slivers of
 # re-rendered texture along an edit's border, the closing bridges small gaps inside an edit.
 OPEN_RADIUS, CLOSE_RADIUS = 0.004, 0.006
+# A stitched inpaint's weak surround is trimmed only where both images have an edge or texture within
+# this fraction of the diagonal (``regions.trim_to_core``): a band of stripes counts as texture inside.
+TEXTURE_REACH = 0.005
 # Near a guarded area (a face), within this fraction of the area's own radius, a change must be this
 # many times stronger to count: editors drift faces, and the drift runs down the neck.
 NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR = 0.6, 2.0
@@ -75,7 +79,7 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, radius(GROW_REACH, ah, aw)))
     if lv.stitched and opts.threshold <= 0:
-        mask = R.trim_to_core(mask, dn)
+        mask = R.trim_to_core(mask, dn, textured_in_both(a, b, max(2, radius(TEXTURE_REACH, ah, aw))))
     if opts.cleanup > 0:
         mask = R.open_close(
             mask, max(1, radius(OPEN_RADIUS * opts.cleanup, ah, aw)), radius(CLOSE_RADIUS * opts.cleanup, ah, aw)
@@ -95,6 +99,13 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         if guard is not None:
             full = cut_out(full, guard)
     return full, heatmap_at(d[:, 0], lv.high, (h, w)), lv, ec, reason
+
+
+def textured_in_both(a: torch.Tensor, b: torch.Tensor, reach: int) -> np.ndarray:
+    """Where both analysis copies ``a`` and ``b`` have an edge or texture (``seams.image_edges``)
+    within ``reach`` pixels: bool ``[h, w]``."""
+    k = R.disk(reach)
+    return (cv2.dilate(image_edges(a).astype(np.uint8), k) & cv2.dilate(image_edges(b).astype(np.uint8), k)) > 0
 
 
 def cut_out(mask: torch.Tensor, guard: torch.Tensor, box=None) -> torch.Tensor:

@@ -95,21 +95,26 @@ def guard_evidence(d: np.ndarray, guarded: np.ndarray, zone: float, factor: floa
 STRONG, SHARE = 2.0, 0.01
 
 
-# In a stitched inpaint (``threshold.STITCHED_NOISE``) a region keeps the pixels whose change is at
-# least this share of its own core (the CORE_PERCENTILE of its change), connected to pixels twice as
-# strong. An inpainter regenerates everything under its mask, which is drawn larger than the object:
-# the sleeve or table round an erased apple is redrawn too, weaker than the apple's removal, and is
-# not what was asked for. A uniformly weak edit (a faint recolour) is its own core and stays whole.
+# In a stitched inpaint (``threshold.STITCHED_NOISE``) a region drops the textured pixels whose change
+# is under this share of its own core (the CORE_PERCENTILE of its change), keeping what stays
+# connected to pixels twice as strong. An inpainter regenerates everything under its mask, which is
+# drawn larger than the object: the striped sleeve round an erased apple is redrawn too, weaker than
+# the apple's removal, and is not what was asked for. Only texture is trimmed (an edge in both
+# images nearby: stripes moved, grain renewed, the re-render of ``evidence.rerender_weight``); a
+# smooth weak change next to the object, its shadow gone from a plain table, belongs to the edit,
+# and restoring it would leave a ghost shadow. A uniformly weak edit (a faint recolour) is its own
+# core and stays whole.
 SURROUND_SHARE, CORE_PERCENTILE = 0.25, 90.0
 # A region this small (pixels of the analysis copy, 8 x 8) is mostly its own anti-aliased outline,
 # which changes by less than the share too; it has no surround worth trimming.
 UNTRIMMED_AREA = 64
 
 
-def trim_to_core(mask: np.ndarray, d: np.ndarray, share: float = SURROUND_SHARE) -> np.ndarray:
-    """``mask`` without each region's weak surround: per connected region, a hysteresis at
-    ``share`` and ``2 * share`` times the region's core change (see ``SURROUND_SHARE``). Regions
-    under ``UNTRIMMED_AREA`` pixels stay whole."""
+def trim_to_core(mask: np.ndarray, d: np.ndarray, textured: np.ndarray, share: float = SURROUND_SHARE) -> np.ndarray:
+    """``mask`` without each region's weak textured surround: per connected region, a hysteresis at
+    ``share`` and ``2 * share`` times the region's core change, where ``textured`` (bool, both
+    images have texture there; see ``SURROUND_SHARE``). Regions under ``UNTRIMMED_AREA`` pixels
+    stay whole."""
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return mask.astype(bool)
@@ -122,7 +127,7 @@ def trim_to_core(mask: np.ndarray, d: np.ndarray, share: float = SURROUND_SHARE)
     core = np.concatenate([[np.inf], values[order[pick]]])
     small = np.concatenate([[False], counts[1:] < UNTRIMMED_AREA])
     level = share * core[labels]
-    weak = (mask & (d > level)).astype(np.uint8)
+    weak = (mask & ((d > level) | ~textured)).astype(np.uint8)
     k, parts = cv2.connectedComponents(weak, connectivity=8)
     keep = np.zeros(k, bool)
     keep[np.unique(parts[(weak > 0) & (d > 2.0 * level)])] = True

@@ -261,19 +261,26 @@ def test_a_weak_recolour_pasted_back_stays_whole():
     assert _share(res.mask, garment) > 0.97
 
 
-def test_trim_to_core_drops_a_weak_surround_and_keeps_small_regions_whole():
+def test_trim_to_core_drops_a_weak_textured_surround_but_not_a_smooth_one():
+    """Round an erased object: the sleeve redrawn on one side (weak, textured in both images) goes;
+    its shadow gone from a plain table on the other side (as weak, smooth) stays with the edit, or
+    the composite would show a ghost shadow; a small edit is left whole."""
     from smartmask.regions import trim_to_core
 
     d = np.zeros((120, 120))
     yy, xx = np.mgrid[:120, :120]
     r = np.hypot(yy - 60, xx - 60)
     d[r < 20] = 80.0  # the erased object
-    d[(r >= 20) & (r < 32)] = 12.0  # the regenerated surround joined to it
+    ring = (r >= 20) & (r < 32)
+    d[ring] = 12.0  # the regenerated surround joined to it
+    textured = xx < 60  # the sleeve on the left; the plain table (the shadow) on the right
     d[5:9, 5:9] = 50.0  # a small edit: 16 px, with its outline
     d[4, 5:9] = 10.0
     mask = d > 3.0
-    kept = trim_to_core(mask, d)
-    assert kept[r < 20].all() and not kept[(r >= 21) & (r < 32)].any()
+    kept = trim_to_core(mask, d, textured)
+    assert kept[r < 20].all()
+    assert not kept[(r >= 21) & ring & textured].any(), "the redrawn sleeve is trimmed"
+    assert kept[ring & ~textured & (xx > 62)].all(), "the smooth change (a shadow gone) stays"
     assert kept[4:9, 5:9].all()
 
 
