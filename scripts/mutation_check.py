@@ -234,6 +234,14 @@ MUTANTS = (
         "an erased object's shadow on a plain table comes back from the original (a ghost shadow)",
     ),
     Mutant(
+        "local_shadow_dropped",
+        "smartmask/seams.py",
+        "            drop[i] = _runs_on(pieces, i, (x, y, bw, bh), r, near, outside)",
+        "            drop[i] = True",
+        ("tests/test_edit_regions.py::test_an_erased_objects_soft_shadow_stays_erased",),
+        "an erased object's soft shadow, a gradual change that ends, comes back as a ghost shadow",
+    ),
+    Mutant(
         "node_ignores_cancel",
         "nodes/_comfy.py",
         "    set_check(lambda _stage: check_interrupted())\n",

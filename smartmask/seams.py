@@ -10,7 +10,9 @@ evidence falls to the noise.
 So the mask is cut into pieces where the change steps (a recoloured garment's outline separates it
 from the slightly shifted backdrop beside it), and each piece's outside ring (pixels
 outside the mask) is read: when most of it still carries change close to the low level, the piece
-ends in a gradual shift, and it is left out whole (nothing of that background is taken: no seam).
+ends in a gradual shift, and it is left out whole (nothing of that background is taken: no seam),
+as long as the shift runs on beyond the ring. A soft shadow that the edit took away or cast ends a
+few ring widths out: it stays with the edit, or the composite would show a ghost shadow.
 Only smooth pieces (almost no edge of either image inside: a backdrop, a sky, a wall) are judged;
 pieces whose ring falls to the noise, and pieces inside the mask with no outside ring, stay.
 """
@@ -31,6 +33,10 @@ RING = 0.006
 # A ring pixel still 'changing' carries at least this share of the low level; a piece whose ring is
 # mostly (GRADUAL_SHARE) such pixels ends in a gradual shift.
 NEAR_LOW, GRADUAL_SHARE = 0.5, 0.6
+# A gradual change that runs on (a shifted backdrop) still touches the low level on RUNS_ON_SHARE of
+# a band out to WIDE_RING ring widths; one that ends within it (a soft shadow taken away or cast
+# beside the edit) is local, and belongs to the edit: dropped, it would come back as a ghost.
+WIDE_RING, RUNS_ON_SHARE = 4, 0.3
 # Pieces smaller than this many squared ring widths are fragments, never judged.
 MIN_PIECE = 16
 # A smooth area: at most this share of its pixels are on an edge of the original or the edit, where
@@ -59,6 +65,19 @@ def image_edges(*images: torch.Tensor) -> np.ndarray:
         e = np.sqrt(((cv2.dilate(a, k) - cv2.erode(a, k)) ** 2).sum(-1)) >= EDGE_DELTA_E
         out = e if out is None else out | e
     return out
+
+
+def _runs_on(pieces: np.ndarray, i: int, box, r: int, near: np.ndarray, outside: np.ndarray) -> bool:
+    """Whether the gradual change round piece ``i`` (bounding box ``box``, ring width ``r``) runs on
+    into the band from ``r`` to ``WIDE_RING * r`` outside it (a shifted backdrop), rather than ending
+    there (a shadow taken away or cast: see module)."""
+    h, w = pieces.shape
+    x, y, bw, bh = box
+    far = WIDE_RING * r
+    x0, y0, x1, y1 = max(0, x - far), max(0, y - far), min(w, x + bw + far), min(h, y + bh + far)
+    dist = cv2.distanceTransform(1 - (pieces[y0:y1, x0:x1] == i).astype(np.uint8), cv2.DIST_L2, 3)
+    band = (dist > r) & (dist <= far) & outside[y0:y1, x0:x1]
+    return band.sum() < 2 * far or near[y0:y1, x0:x1][band].mean() >= RUNS_ON_SHARE
 
 
 def drop_gradual_pieces(mask: np.ndarray, d: np.ndarray, low: float, high: float, edges: np.ndarray) -> np.ndarray:
@@ -90,10 +109,15 @@ def drop_gradual_pieces(mask: np.ndarray, d: np.ndarray, low: float, high: float
         if ring.sum() < 2 * r:
             continue  # inside the mask, or filling the frame: nothing to read
         drop[i] = near[y0:y1, x0:x1][ring].mean() >= GRADUAL_SHARE
+        if drop[i]:
+            drop[i] = _runs_on(pieces, i, (x, y, bw, bh), r, near, outside)
     if not drop.any():
         return mask
     dropped = drop[pieces]
-    # edge pixels between kept pieces stay; those next to dropped pieces only, go with them
+    # the step pixels between pieces go with the nearer piece: between kept pieces they all stay (a
+    # one-pixel dilation left the middle of a wide step band out, a line of the original through
+    # the edit), next to a dropped piece they go with it
     kept = mask & ~dropped & ~edge
-    kept |= mask & edge & (cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-    return kept
+    to_kept = cv2.distanceTransform((~kept).astype(np.uint8), cv2.DIST_L2, 3)
+    to_dropped = cv2.distanceTransform((~dropped).astype(np.uint8), cv2.DIST_L2, 3)
+    return kept | (mask & edge & (to_kept <= to_dropped))

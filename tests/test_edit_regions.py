@@ -304,3 +304,49 @@ def test_a_stitched_swap_that_keeps_part_of_the_old_colour_is_taken_whole():
     retain = 1 - np.abs(out - e)[edit].sum() / np.abs(o - e)[edit].sum()
     restore = 1 - np.abs(out - o)[keep].sum() / np.abs(e - o)[keep].sum()
     assert retain > 0.98 and restore > 0.9, (retain, restore)  # untrimmed: restore 0.67
+
+
+def test_dropping_a_gradual_piece_leaves_no_seam_inside_a_kept_edit():
+    """A smooth backdrop piece that ends in a gradual shift is dropped; the step lines inside the
+    kept edit next to it (its own stripes, where the change steps) stay in the mask, or the
+    composite shows lines of the original through the edit."""
+    from smartmask.seams import drop_gradual_pieces
+
+    h, w = 160, 160
+    yy, xx = np.mgrid[:h, :w]
+    d = np.zeros((h, w))
+    edit = (np.abs(yy - 50) < 30) & (np.abs(xx - 80) < 30)
+    stripes = ndi.gaussian_filter(np.where(((xx + yy) // 10) % 2 == 0, 90.0, 40.0), 1.5)
+    d[edit] = stripes[edit]  # striped and anti-aliased: the change steps inside over a few pixels
+    backdrop = (yy >= 80) & (yy < 130) & (np.abs(xx - 80) < 50)
+    d[backdrop] = 8.0 * np.exp(-((yy[backdrop] - 80) / 40.0))  # a darkening that fades out gradually
+    d[(yy >= 70) & ~backdrop & ~edit] = 2.0  # and runs on below the threshold all round
+    mask = edit | backdrop
+    kept = drop_gradual_pieces(mask, d, low=3.0, high=6.0, edges=np.zeros((h, w), bool))
+    assert not kept[100:125].any(), "the gradual backdrop piece is dropped"
+    assert kept[ndi.binary_erosion(edit, iterations=2)].all(), "no line of the edit is lost"
+
+
+def test_an_erased_objects_soft_shadow_stays_erased():
+    """An apple erased from a plain table together with its soft shadow (22 levels deep, a
+    penumbra of a few pixels): the shadow's removal is a smooth, gradual change, like a darkened
+    backdrop, but it ends a few pixels out instead of running on, so it belongs to the edit. Left
+    out, the original's shadow would come back without its apple (a ghost shadow)."""
+    y, x = np.mgrid[:H, :W]
+    q = lambda a: np.round(np.clip(a, 0, 1) * 255) / 255  # noqa: E731
+
+    def table(shadow: bool) -> np.ndarray:
+        img = (np.array([0.12, 0.25, 0.6]) + 0.05 * (y[..., None] / H)) * np.ones((H, W, 3))
+        img += _texture(11, 1.0, 0.01)[..., None]
+        if shadow:
+            img *= 1 - 0.3 * ndi.gaussian_filter(_ellipse(170, 80, 10, 34).astype(float), 4.0)[..., None]
+        return img
+
+    apple = _ellipse(128, 120, 30, 30)
+    o = table(True)
+    o[apple] = [0.9, 0.45, 0.1]
+    o, e = q(o), q(table(False))
+    shadow = _ellipse(170, 80, 8, 30) & ~ndi.binary_dilation(apple, iterations=3)
+    out = auto(_img(o), _img(e), faces=False).image[0].numpy()
+    assert np.abs(out - e)[shadow].mean() * 255 < 2, "the shadow came back without its apple"
+    assert np.abs(out - e)[ndi.binary_erosion(apple, iterations=3)].max() * 255 < 2
