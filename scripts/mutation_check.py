@@ -197,8 +197,8 @@ MUTANTS = (
     Mutant(
         "face_tracks_ignored",
         "smartmask/faces.py",
-        "    if tracks is not None:\n        evidence = tracks.steady(",
-        "    if False:\n        evidence = tracks.steady(",
+        "    if tracks is not None:\n        evidence, ids = tracks.steady(",
+        "    if False:\n        evidence, ids = tracks.steady(",
         (
             "tests/test_face_intent.py::test_video_face_decision_is_steady_across_frames_and_chunks",
             "tests/test_comfyui_server.py::test_a_video_batch_keeps_one_decision_per_face_through_the_server",

@@ -187,7 +187,6 @@ class FaceTracks:
         self._tracks: list[_Track] = []
         self._thumb: np.ndarray | None = None
         self._count = 0  # faces seen so far: the next face's number
-        self.ids: list[int] = []  # the faces of the frame ``steady`` was last given, by number
 
     def steady(
         self,
@@ -195,15 +194,15 @@ class FaceTracks:
         original: np.ndarray,
         boxes: Sequence[Sequence[float]],
         evidence: Sequence[FaceEvidence | None],
-    ) -> list[FaceEvidence | None]:
+    ) -> tuple[list[FaceEvidence | None], list[int]]:
         """``evidence`` of frame ``frame``'s faces (``boxes`` in any one pixel scale per video,
         ``original`` the frame's picture ``[h, w, 3]``) replaced by the median over each face's
-        track in this shot; ``ids`` then holds each face's number."""
+        track in this shot, and each face's number (the same in every frame of its track)."""
         thumb = thumbnail(original)
         if self._thumb is not None and np.array_equal(thumb, self._thumb):  # the same picture again
-            self.ids = list(range(self._count, self._count + len(boxes)))
+            ids = list(range(self._count, self._count + len(boxes)))
             self._count += len(boxes)
-            return list(evidence)
+            return list(evidence), ids
         if self._thumb is None or not same_shot(self._thumb, thumb):
             self._tracks = []
         self._thumb = thumb
@@ -217,7 +216,7 @@ class FaceTracks:
             if iou >= TRACK_IOU and i not in match and k not in taken:
                 match[i] = alive[k]
                 taken.add(k)
-        out, self.ids = [], []
+        out, ids = [], []
         for i, (box, ev) in enumerate(zip(boxes, evidence, strict=True)):
             track = match.get(i)
             if track is None:
@@ -228,9 +227,9 @@ class FaceTracks:
             if ev is not None:
                 track.history = (track.history + [ev])[-TRACK_WINDOW:]
             out.append(median_evidence(track.history) if ev is not None else None)
-            self.ids.append(track.id)
+            ids.append(track.id)
         self._tracks = [t for t in self._tracks if frame - t.last <= TRACK_GAP]
-        return out
+        return out, ids
 
 
 def median_evidence(history: Sequence[FaceEvidence]) -> FaceEvidence:

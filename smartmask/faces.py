@@ -346,8 +346,7 @@ def judge_faces(
     evidence = [face_intent.face_evidence(el, original, edited, change, low, high) for el in ellipses]
     ids = [None] * len(faces)
     if tracks is not None:
-        evidence = tracks.steady(frame, original, [f.box for f in faces], evidence)
-        ids = tracks.ids
+        evidence, ids = tracks.steady(frame, original, [f.box for f in faces], evidence)
     # the guard reaches beyond the ellipse by its padding and soft edge: so does the cover
     reach = 1.0 + padding + softness
     return [

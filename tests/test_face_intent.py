@@ -251,30 +251,30 @@ def test_face_tracks_steady_one_frame_that_alone_would_flip():
 
     tracks = FI.FaceTracks()
     seq = [changed, changed, kept, changed, changed]
-    decided = [FI.decide(tracks.steady(i, frame(), [box], [ev])[0]) for i, ev in enumerate(seq)]
+    decided = [FI.decide(tracks.steady(i, frame(), [box], [ev])[0][0]) for i, ev in enumerate(seq)]
     assert FI.decide(kept).kept and all(not d.kept for d in decided), decided
     # a face elsewhere in the frame is another face, with its own decision
     tracks = FI.FaceTracks()
     for i in range(3):
-        a, b = tracks.steady(i, frame(), [box, (300, 80, 360, 150)], [changed, kept])
+        (a, b), _ = tracks.steady(i, frame(), [box, (300, 80, 360, 150)], [changed, kept])
     assert not FI.decide(a).kept and FI.decide(b).kept
     # the very same picture again (one original, several edits) is not a video: judged alone
     tracks = FI.FaceTracks()
     tracks.steady(0, scene, [box], [changed])
     tracks.steady(1, scene, [box], [changed])
-    assert FI.decide(tracks.steady(2, scene, [box], [kept])[0]).kept
+    assert FI.decide(tracks.steady(2, scene, [box], [kept])[0][0]).kept
     # after a cut (another picture) the face is judged on its own frame again
     tracks = FI.FaceTracks()
     other = np.random.default_rng(1).random((48, 64, 3))
     tracks.steady(0, frame(), [box], [changed])
     tracks.steady(1, frame(), [box], [changed])
-    assert FI.decide(tracks.steady(2, other, [box], [kept])[0]).kept
+    assert FI.decide(tracks.steady(2, other, [box], [kept])[0][0]).kept
     # and so is a face that was last seen too long ago
     tracks = FI.FaceTracks()
     tracks.steady(0, frame(), [box], [changed])
     for i in range(1, FI.TRACK_GAP + 2):
         tracks.steady(i, frame(), [], [])
-    assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, frame(), [box], [kept])[0]).kept
+    assert FI.decide(tracks.steady(FI.TRACK_GAP + 2, frame(), [box], [kept])[0][0]).kept
 
 
 def test_missed_faces_are_filled_only_inside_a_short_gap_of_one_shot():
