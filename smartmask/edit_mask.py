@@ -78,7 +78,7 @@ def frame_mask(oa: torch.Tensor, ea: torch.Tensor, size, opts, guard=None):
         ga = downscale(guard.unsqueeze(1), ANALYSIS_LONG_SIDE)[0, 0].float().cpu().numpy()
         dn = R.guard_evidence(dn, ga > 0.5, NEAR_GUARD_ZONE, NEAR_GUARD_FACTOR)
     mask = hysteresis(dn, lv, reach=max(2, radius(GROW_REACH, ah, aw)))
-    if lv.stitched and opts.threshold <= 0:
+    if lv.stitched:  # (only automatic levels are ever stitched)
         mask = R.trim_to_core(mask, dn, textured_in_both(a, b, max(2, radius(TEXTURE_REACH, ah, aw))))
     if opts.cleanup > 0:
         mask = R.open_close(

@@ -16,6 +16,15 @@ def disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def seeded(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """The connected (8-neighbourhood) parts of ``weak`` that hold a pixel of ``strong``: bool."""
+    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[weak.astype(bool) & strong.astype(bool)])] = True
+    keep[0] = False
+    return keep[labels]
+
+
 def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
     """Opening removes specks and hair-thin bridges, closing bridges small gaps inside an edit."""
     m = mask.astype(np.uint8)
@@ -127,12 +136,8 @@ def trim_to_core(mask: np.ndarray, d: np.ndarray, textured: np.ndarray, share: f
     core = np.concatenate([[np.inf], values[order[pick]]])
     small = np.concatenate([[False], counts[1:] < UNTRIMMED_AREA])
     level = share * core[labels]
-    weak = (mask & ((d > level) | ~textured)).astype(np.uint8)
-    k, parts = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.zeros(k, bool)
-    keep[np.unique(parts[(weak > 0) & (d > 2.0 * level)])] = True
-    keep[0] = False
-    return keep[parts] | (small[labels] & mask)
+    weak = mask & ((d > level) | ~textured)
+    return seeded(weak, d > 2.0 * level) | (small[labels] & mask)
 
 
 def coherent_regions(mask: np.ndarray, d: np.ndarray, high: float) -> np.ndarray:

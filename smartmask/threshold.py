@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .difference import robust_scale
+from .regions import seeded
 
 # Margins over the noise scale. A noise-only difference map has almost no pixel above 4x its
 # lower-quartile scale; the floors (delta E) stop a perfectly clean pair from calling compression
@@ -74,11 +75,7 @@ def hysteresis(d: np.ndarray, levels: Levels, reach: int = 0) -> np.ndarray:
     weak = (d > levels.low).astype(np.uint8)
     strong = (d > levels.high).astype(np.uint8)
     if reach <= 0:
-        n, labels = cv2.connectedComponents(weak, connectivity=8)
-        keep = np.zeros(n, bool)
-        keep[np.unique(labels[strong > 0])] = True
-        keep[0] = False
-        return keep[labels]
+        return seeded(weak, strong)
     # geodesic dilation of the seeds inside the weak mask, ``reach`` steps of one pixel
     grown = strong & weak
     kernel = np.ones((3, 3), np.uint8)
